@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Always-on tier: process lifecycle, OOM kills and sampled page-fault stacks for every process.
+ * No kprobes, fentry or iterators: only tracepoints and a perf_event program, which exist on every
+ * kernel memsight supports. Rare events go to one ring buffer; fault samples are aggregated here. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "memsight/events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile __u64 page_size = 4096;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 1 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, MEMSIGHT_CNT__MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} counters SEC(".maps");
+
+/* Victims marked by the OOM killer and not yet exited. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, MEMSIGHT_OOM_MAP_ENTRIES);
+    __type(key, __u32);
+    __type(value, __u8);
+} oom_victims SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_STACK_TRACE);
+    __uint(max_entries, MEMSIGHT_STACK_MAP_ENTRIES);
+    __uint(key_size, sizeof(__u32));
+    __uint(value_size, MEMSIGHT_MAX_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, MEMSIGHT_FAULT_MAP_ENTRIES);
+    __type(key, struct memsight_fault_key);
+    __type(value, __u64);
+} faults SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+    __u64 *v = bpf_map_lookup_elem(&counters, &idx);
+    if (v)
+        (*v)++;
+}
+
+/* kernfs id of the task's memory cgroup (cgroup v1 memory hierarchy or the v2 unified one). It equals the
+ * inode number of the cgroup's directory, which userspace maps back to a path. */
+static __always_inline __u64 task_memcg_id(struct task_struct *task)
+{
+    if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
+        return 0;
+    int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+    if (id < 0 || id >= CGROUP_SUBSYS_COUNT)
+        return 0;
+    struct css_set *cset = BPF_CORE_READ(task, cgroups);
+    struct cgroup_subsys_state *css = NULL;
+    bpf_core_read(&css, sizeof(css), &cset->subsys[id]);
+    if (!css)
+        return 0;
+    return BPF_CORE_READ(css, cgroup, kn, id);
+}
+
+SEC("tp/sched/sched_process_exec")
+int handle_exec(void *ctx)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+    count(MEMSIGHT_CNT_EXEC_SEEN);
+    struct memsight_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count(MEMSIGHT_CNT_LOST_RINGBUF_FULL);
+        return 0;
+    }
+    e->h.type = MEMSIGHT_EV_EXEC;
+    e->h.tgid = pid_tgid >> 32;
+    e->h.ts_ns = bpf_ktime_get_ns();
+    e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+    e->pad = 0;
+    e->cgroup_id = task_memcg_id(task);
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int handle_exit(struct trace_event_raw_sched_process_exit *ctx)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tgid = pid_tgid >> 32;
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+    /* Only the exit of the last thread ends the process. Kernels >= 6.16 say so in the tracepoint;
+     * older ones decrement signal->live before it, so 0 means the group is dead. */
+    bool group_dead;
+    if (bpf_core_field_exists(ctx->group_dead))
+        group_dead = BPF_CORE_READ(ctx, group_dead);
+    else
+        group_dead = BPF_CORE_READ(task, signal, live.counter) == 0;
+    if (!group_dead)
+        return 0;
+
+    count(MEMSIGHT_CNT_EXIT_SEEN);
+    __u32 flags = 0;
+    if (bpf_map_lookup_elem(&oom_victims, &tgid)) {
+        flags |= MEMSIGHT_EXIT_F_OOM_VICTIM;
+        bpf_map_delete_elem(&oom_victims, &tgid);
+    }
+
+    struct memsight_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count(MEMSIGHT_CNT_LOST_RINGBUF_FULL);
+        return 0;
+    }
+    e->h.type = MEMSIGHT_EV_EXIT;
+    e->h.tgid = tgid;
+    e->h.ts_ns = bpf_ktime_get_ns();
+    e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+    e->flags = flags;
+    e->exit_code = BPF_CORE_READ(task, exit_code);
+    e->pad = 0;
+    /* do_exit() folds the mm's high-water mark into signal->maxrss (pages) before this tracepoint. */
+    e->peak_rss_bytes = BPF_CORE_READ(task, signal, maxrss) * page_size;
+    e->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+    e->cgroup_id = task_memcg_id(task);
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+
+SEC("tp/oom/mark_victim")
+int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    __u32 victim = BPF_CORE_READ(ctx, pid);
+    __u8 one = 1;
+
+    count(MEMSIGHT_CNT_OOM_SEEN);
+    if (bpf_map_update_elem(&oom_victims, &victim, &one, BPF_ANY) != 0)
+        count(MEMSIGHT_CNT_LOST_OOM_MAP_FULL);
+
+    struct memsight_oom_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count(MEMSIGHT_CNT_LOST_RINGBUF_FULL);
+        return 0;
+    }
+    __builtin_memset(e, 0, sizeof(*e));
+    e->h.type = MEMSIGHT_EV_OOM;
+    e->h.tgid = victim;
+    e->h.ts_ns = bpf_ktime_get_ns();
+    e->trigger_tgid = bpf_get_current_pid_tgid() >> 32;
+    e->trigger_cgroup_id = task_memcg_id(task);
+    bpf_get_current_comm(e->trigger_comm, sizeof(e->trigger_comm));
+    /* The size fields (in kB) and the comm exist since Linux 6.1. */
+    if (bpf_core_field_exists(ctx->total_vm)) {
+        e->total_vm_bytes = BPF_CORE_READ(ctx, total_vm) * 1024;
+        e->anon_rss_bytes = BPF_CORE_READ(ctx, anon_rss) * 1024;
+        e->file_rss_bytes = BPF_CORE_READ(ctx, file_rss) * 1024;
+        e->shmem_rss_bytes = BPF_CORE_READ(ctx, shmem_rss) * 1024;
+        e->uid = BPF_CORE_READ(ctx, uid);
+        e->oom_score_adj = BPF_CORE_READ(ctx, oom_score_adj);
+    }
+    if (bpf_core_field_exists(ctx->pgtables))
+        e->pgtables_bytes = BPF_CORE_READ(ctx, pgtables) * 1024;
+    if (bpf_core_field_exists(ctx->__data_loc_comm)) {
+        __u32 loc = BPF_CORE_READ(ctx, __data_loc_comm);
+        bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), (void *)ctx + (loc & 0xffff));
+    }
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+
+/* Sampled software page-fault event: one sample every `sample_period` faults on each CPU. */
+SEC("perf_event")
+int handle_fault_sample(struct bpf_perf_event_data *ctx)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tgid = pid_tgid >> 32;
+    if (tgid == 0)
+        return 0;
+
+    count(MEMSIGHT_CNT_FAULT_SAMPLES);
+    struct memsight_fault_key key = {};
+    key.tgid = tgid;
+    key.user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+    if (key.user_stack_id < 0)
+        count(MEMSIGHT_CNT_LOST_STACK_MAP);
+    bpf_get_current_comm(key.comm, sizeof(key.comm));
+
+    __u64 *v = bpf_map_lookup_elem(&faults, &key);
+    if (v) {
+        __sync_fetch_and_add(v, 1);
+        return 0;
+    }
+    __u64 one = 1;
+    if (bpf_map_update_elem(&faults, &key, &one, BPF_NOEXIST) != 0) {
+        v = bpf_map_lookup_elem(&faults, &key);
+        if (v)
+            __sync_fetch_and_add(v, 1);
+        else
+            count(MEMSIGHT_CNT_LOST_FAULT_MAP_FULL);
+    }
+    return 0;
+}

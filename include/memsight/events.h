@@ -1,0 +1,92 @@
+/* The ABI between the always-on BPF programs and userspace: ring-buffer records, map keys and
+ * counter indices. C only, shared by bpf/always_on.bpf.c and the C++ loader; keep it stable. */
+#ifndef MEMSIGHT_EVENTS_H
+#define MEMSIGHT_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define MEMSIGHT_COMM_LEN 16
+
+enum memsight_event_type {
+    MEMSIGHT_EV_EXEC = 1,
+    MEMSIGHT_EV_EXIT = 2,
+    MEMSIGHT_EV_OOM = 3,
+};
+
+/* Common header of every ring-buffer record. */
+struct memsight_event_header {
+    __u32 type;   /* enum memsight_event_type */
+    __u32 tgid;   /* process id as seen from the init pid namespace */
+    __u64 ts_ns;  /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
+};
+
+/* sched:sched_process_exec */
+struct memsight_exec_event {
+    struct memsight_event_header h;
+    __u32 ppid;
+    __u32 pad;
+    __u64 cgroup_id; /* memory cgroup kernfs id (= inode of its directory); 0 when unknown */
+    char comm[MEMSIGHT_COMM_LEN];
+};
+
+#define MEMSIGHT_EXIT_F_OOM_VICTIM 1u
+
+/* sched:sched_process_exit, only when the last thread of a process exits. */
+struct memsight_exit_event {
+    struct memsight_event_header h;
+    __u32 ppid;
+    __u32 flags;      /* MEMSIGHT_EXIT_F_* */
+    __u32 exit_code;  /* as in wait(2) status */
+    __u32 pad;
+    __u64 peak_rss_bytes; /* signal->maxrss: the process's lifetime high-water RSS */
+    __u64 start_ns;       /* task start time, CLOCK_MONOTONIC (boot-based excluded) */
+    __u64 cgroup_id;      /* memory cgroup kernfs id of the exiting task */
+    char comm[MEMSIGHT_COMM_LEN];
+};
+
+/* oom:mark_victim. The sizes come from the tracepoint (kernels >= 6.1); older kernels give only the pid
+ * and leave the rest 0. The victim's memory cgroup arrives with its exit event (flag OOM_VICTIM). */
+struct memsight_oom_event {
+    struct memsight_event_header h; /* tgid = victim */
+    __u32 trigger_tgid;             /* task whose allocation triggered the kill */
+    __s32 oom_score_adj;
+    __u32 uid;
+    __u32 pad;
+    __u64 total_vm_bytes;
+    __u64 anon_rss_bytes;
+    __u64 file_rss_bytes;
+    __u64 shmem_rss_bytes;
+    __u64 pgtables_bytes;
+    __u64 trigger_cgroup_id;        /* memory cgroup of the triggering task */
+    char comm[MEMSIGHT_COMM_LEN];   /* victim */
+    char trigger_comm[MEMSIGHT_COMM_LEN];
+};
+
+/* Per-CPU counters, indices into the `counters` array map. */
+enum memsight_counter {
+    MEMSIGHT_CNT_EXEC_SEEN = 0,
+    MEMSIGHT_CNT_EXIT_SEEN,
+    MEMSIGHT_CNT_OOM_SEEN,
+    MEMSIGHT_CNT_FAULT_SAMPLES,
+    MEMSIGHT_CNT_LOST_RINGBUF_FULL,   /* a record could not be reserved */
+    MEMSIGHT_CNT_LOST_STACK_MAP,      /* bpf_get_stackid failed (map full or collision) */
+    MEMSIGHT_CNT_LOST_FAULT_MAP_FULL, /* the (tgid, stack) aggregation map was full */
+    MEMSIGHT_CNT_LOST_OOM_MAP_FULL,   /* the pending OOM-victim map was full */
+    MEMSIGHT_CNT__MAX,
+};
+
+/* Key of the in-kernel page-fault aggregation (value: __u64 sample count). */
+struct memsight_fault_key {
+    __u32 tgid;
+    __s32 user_stack_id; /* id in the `stacks` map, negative when the stack could not be taken */
+    char comm[MEMSIGHT_COMM_LEN];
+};
+
+#define MEMSIGHT_MAX_STACK_DEPTH 64
+#define MEMSIGHT_STACK_MAP_ENTRIES 16384
+#define MEMSIGHT_FAULT_MAP_ENTRIES 32768
+#define MEMSIGHT_OOM_MAP_ENTRIES 1024
+
+#endif

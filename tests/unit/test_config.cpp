@@ -1,0 +1,661 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+using memsight::config::apply_overrides;
+using memsight::config::Config;
+using memsight::config::ConfigError;
+using memsight::config::defaults_for;
+using memsight::config::Duration;
+using memsight::config::embedded_default_yaml;
+using memsight::config::format_duration;
+using memsight::config::load_file;
+using memsight::config::load_yaml;
+using memsight::config::Overrides;
+using memsight::config::parse_duration;
+using memsight::config::parse_profile;
+using memsight::config::Profile;
+using memsight::config::profile_name;
+using memsight::config::validate;
+
+void expect_same(const Config &a, const Config &b) {
+    EXPECT_EQ(a.profile, b.profile);
+    EXPECT_EQ(a.listen, b.listen);
+    EXPECT_EQ(a.metrics_path, b.metrics_path);
+    EXPECT_EQ(a.interval, b.interval);
+    EXPECT_EQ(a.log_level, b.log_level);
+    EXPECT_EQ(a.top_processes_by_rss, b.top_processes_by_rss);
+    EXPECT_EQ(a.top_processes_by_growth, b.top_processes_by_growth);
+    EXPECT_EQ(a.growth_window, b.growth_window);
+    EXPECT_EQ(a.exit_peaks_top, b.exit_peaks_top);
+    EXPECT_EQ(a.exit_peaks_window, b.exit_peaks_window);
+    EXPECT_EQ(a.max_oom_series, b.max_oom_series);
+    EXPECT_EQ(a.ringbuf_bytes, b.ringbuf_bytes);
+    EXPECT_EQ(a.page_faults_enabled, b.page_faults_enabled);
+    EXPECT_EQ(a.page_fault_sample_period, b.page_fault_sample_period);
+    EXPECT_TRUE(a == b);
+}
+
+// The message of the ConfigError thrown by load_yaml(text, "memsight.yaml"), or "" if none.
+std::string error_of(const std::string &text) {
+    try {
+        load_yaml(text, "memsight.yaml");
+    } catch (const ConfigError &e) {
+        return e.what();
+    }
+    return "";
+}
+
+Config load(const std::string &text) {
+    return load_yaml(text, "memsight.yaml");
+}
+
+// ---------------------------------------------------------------- profiles and defaults
+
+TEST(ConfigDefaults, Prod) {
+    const Config c = defaults_for(Profile::Prod);
+    EXPECT_EQ(c.profile, Profile::Prod);
+    EXPECT_EQ(c.listen, "127.0.0.1:9756");
+    EXPECT_EQ(c.metrics_path, "/metrics");
+    EXPECT_EQ(c.interval, 10s);
+    EXPECT_EQ(c.log_level, "info");
+    EXPECT_EQ(c.top_processes_by_rss, 20u);
+    EXPECT_EQ(c.top_processes_by_growth, 10u);
+    EXPECT_EQ(c.growth_window, 5min);
+    EXPECT_EQ(c.exit_peaks_top, 10u);
+    EXPECT_EQ(c.exit_peaks_window, 5min);
+    EXPECT_EQ(c.max_oom_series, 500u);
+    EXPECT_EQ(c.ringbuf_bytes, 1u << 20);
+    EXPECT_TRUE(c.page_faults_enabled);
+    EXPECT_EQ(c.page_fault_sample_period, 0u);
+    expect_same(c, Config{});
+}
+
+TEST(ConfigDefaults, Staging) {
+    Config expected;
+    expected.profile = Profile::Staging;
+    expected.interval = 5s;
+    expected.top_processes_by_rss = 30;
+    expected.top_processes_by_growth = 10;
+    expected.growth_window = 5min;
+    expect_same(defaults_for(Profile::Staging), expected);
+}
+
+TEST(ConfigDefaults, Dev) {
+    Config expected;
+    expected.profile = Profile::Dev;
+    expected.interval = 2s;
+    expected.top_processes_by_rss = 50;
+    expected.top_processes_by_growth = 20;
+    expected.growth_window = 1min;
+    expected.exit_peaks_window = 1min;
+    expected.log_level = "info";
+    expect_same(defaults_for(Profile::Dev), expected);
+}
+
+TEST(ConfigDefaults, EveryProfileIsValid) {
+    for (Profile p : {Profile::Dev, Profile::Staging, Profile::Prod})
+        EXPECT_NO_THROW(validate(defaults_for(p))) << profile_name(p);
+}
+
+TEST(ConfigProfile, NamesRoundTrip) {
+    for (Profile p : {Profile::Dev, Profile::Staging, Profile::Prod})
+        EXPECT_EQ(parse_profile(profile_name(p)), p);
+    EXPECT_EQ(profile_name(Profile::Dev), "dev");
+    EXPECT_EQ(profile_name(Profile::Staging), "staging");
+    EXPECT_EQ(profile_name(Profile::Prod), "prod");
+}
+
+TEST(ConfigProfile, UnknownNameThrows) {
+    EXPECT_THROW(parse_profile("production"), ConfigError);
+    EXPECT_THROW(parse_profile("Prod"), ConfigError);
+    EXPECT_THROW(parse_profile(""), ConfigError);
+    try {
+        parse_profile("qa");
+        FAIL();
+    } catch (const ConfigError &e) {
+        EXPECT_STREQ(e.what(), "unknown profile 'qa' (expected dev, staging or prod)");
+    }
+}
+
+// ---------------------------------------------------------------- loading
+
+TEST(ConfigLoad, EmptyTextGivesProdDefaults) {
+    expect_same(load(""), defaults_for(Profile::Prod));
+    expect_same(load("# nothing but a comment\n\n"), defaults_for(Profile::Prod));
+    expect_same(load("---\n"), defaults_for(Profile::Prod));
+    expect_same(load("~\n"), defaults_for(Profile::Prod));
+}
+
+TEST(ConfigLoad, ProfileSelectsDefaults) {
+    expect_same(load("profile: dev\n"), defaults_for(Profile::Dev));
+    expect_same(load("profile: staging\n"), defaults_for(Profile::Staging));
+    expect_same(load("profile: prod\n"), defaults_for(Profile::Prod));
+}
+
+TEST(ConfigLoad, ProfileAfterOtherKeysIsAppliedFirst) {
+    const Config c = load("interval: 3s\n"
+                          "processes:\n"
+                          "  top_by_rss: 7\n"
+                          "profile: dev\n");
+    Config expected = defaults_for(Profile::Dev);
+    expected.interval = 3s;
+    expected.top_processes_by_rss = 7;
+    expect_same(c, expected);
+}
+
+TEST(ConfigLoad, ProfileKeepsItsOtherDefaults) {
+    const Config c = load("profile: staging\nlog_level: debug\n");
+    EXPECT_EQ(c.profile, Profile::Staging);
+    EXPECT_EQ(c.interval, 5s);
+    EXPECT_EQ(c.top_processes_by_rss, 30u);
+    EXPECT_EQ(c.log_level, "debug");
+}
+
+TEST(ConfigLoad, EveryKeyOverrides) {
+    const Config c = load(R"(profile: staging
+listen: "[::1]:9100"
+metrics_path: /m
+interval: 1m30s
+log_level: warn
+processes:
+  top_by_rss: 0
+  top_by_growth: 10000
+  growth_window: 2h
+exit_peaks:
+  top: 1000
+  window: 1s
+oom:
+  max_series: 1
+kernel:
+  ringbuf_bytes: 4096
+  page_faults:
+    enabled: false
+    sample_period: 10007
+)");
+    EXPECT_EQ(c.profile, Profile::Staging);
+    EXPECT_EQ(c.listen, "[::1]:9100");
+    EXPECT_EQ(c.metrics_path, "/m");
+    EXPECT_EQ(c.interval, 90s);
+    EXPECT_EQ(c.log_level, "warn");
+    EXPECT_EQ(c.top_processes_by_rss, 0u);
+    EXPECT_EQ(c.top_processes_by_growth, 10000u);
+    EXPECT_EQ(c.growth_window, 2h);
+    EXPECT_EQ(c.exit_peaks_top, 1000u);
+    EXPECT_EQ(c.exit_peaks_window, 1s);
+    EXPECT_EQ(c.max_oom_series, 1u);
+    EXPECT_EQ(c.ringbuf_bytes, 4096u);
+    EXPECT_FALSE(c.page_faults_enabled);
+    EXPECT_EQ(c.page_fault_sample_period, 10007u);
+}
+
+// Each key alone changes exactly its field.
+TEST(ConfigLoad, EachKeyAloneOverridesOnlyItsField) {
+    struct Case {
+        const char *yaml;
+        void (*apply)(Config &);
+    };
+    const Case cases[] = {
+        {"listen: 0.0.0.0:9100\n", [](Config &c) { c.listen = "0.0.0.0:9100"; }},
+        {"metrics_path: /x/metrics\n", [](Config &c) { c.metrics_path = "/x/metrics"; }},
+        {"interval: 250ms\n", [](Config &c) { c.interval = 250ms; }},
+        {"log_level: trace\n", [](Config &c) { c.log_level = "trace"; }},
+        {"processes:\n  top_by_rss: 3\n", [](Config &c) { c.top_processes_by_rss = 3; }},
+        {"processes:\n  top_by_growth: 4\n", [](Config &c) { c.top_processes_by_growth = 4; }},
+        {"processes:\n  growth_window: 1h\n", [](Config &c) { c.growth_window = 1h; }},
+        {"exit_peaks:\n  top: 5\n", [](Config &c) { c.exit_peaks_top = 5; }},
+        {"exit_peaks:\n  window: 30s\n", [](Config &c) { c.exit_peaks_window = 30s; }},
+        {"oom:\n  max_series: 100000\n", [](Config &c) { c.max_oom_series = 100000; }},
+        {"kernel:\n  ringbuf_bytes: 1073741824\n", [](Config &c) { c.ringbuf_bytes = 1u << 30; }},
+        {"kernel:\n  page_faults:\n    enabled: false\n", [](Config &c) { c.page_faults_enabled = false; }},
+        {"kernel:\n  page_faults:\n    sample_period: 1000000000\n",
+         [](Config &c) { c.page_fault_sample_period = 1000000000; }},
+    };
+    for (const Case &k : cases) {
+        SCOPED_TRACE(k.yaml);
+        Config expected = defaults_for(Profile::Prod);
+        k.apply(expected);
+        expect_same(load(k.yaml), expected);
+    }
+}
+
+TEST(ConfigLoad, EmptySectionsAreAccepted) {
+    expect_same(load("processes:\nexit_peaks:\noom:\nkernel:\n  page_faults:\n"), defaults_for(Profile::Prod));
+}
+
+TEST(ConfigLoad, FlowStyleQuotesAndCommentsAreAccepted) {
+    const Config c = load("processes: {top_by_rss: 8, growth_window: '10m'}  # comment\n"
+                          "interval: \"5s\"\n");
+    EXPECT_EQ(c.top_processes_by_rss, 8u);
+    EXPECT_EQ(c.growth_window, 10min);
+    EXPECT_EQ(c.interval, 5s);
+}
+
+TEST(ConfigLoad, BooleanSpellings) {
+    EXPECT_TRUE(load("kernel: {page_faults: {enabled: true}}").page_faults_enabled);
+    EXPECT_TRUE(load("kernel: {page_faults: {enabled: yes}}").page_faults_enabled);
+    EXPECT_FALSE(load("kernel: {page_faults: {enabled: off}}").page_faults_enabled);
+    EXPECT_FALSE(load("kernel: {page_faults: {enabled: False}}").page_faults_enabled);
+}
+
+TEST(ConfigLoad, ListenForms) {
+    EXPECT_EQ(load("listen: localhost:1\n").listen, "localhost:1");
+    EXPECT_EQ(load("listen: '[::]:65535'\n").listen, "[::]:65535");
+    EXPECT_EQ(load("listen: my-node.example.com:9756\n").listen, "my-node.example.com:9756");
+}
+
+TEST(ConfigLoad, GrowthWindowEqualToIntervalIsAccepted) {
+    const Config c = load("interval: 1m\nprocesses:\n  growth_window: 1m\n");
+    EXPECT_EQ(c.growth_window, c.interval);
+}
+
+// ---------------------------------------------------------------- errors: exact line and message
+
+TEST(ConfigErrors, UnknownTopLevelKey) {
+    EXPECT_EQ(error_of("profile: prod\n"
+                       "\n"
+                       "# comment\n"
+                       "listen: 127.0.0.1:9756\n"
+                       "metrics_path: /metrics\n"
+                       "log_level: info\n"
+                       "intervall: 10s\n"),
+              "memsight.yaml:7: unknown key 'intervall' (known: profile, listen, metrics_path, interval, log_level, "
+              "processes, exit_peaks, oom, kernel)");
+}
+
+TEST(ConfigErrors, UnknownNestedKey) {
+    EXPECT_EQ(error_of("processes:\n  top_by_rss: 5\n  top_rss: 5\n"),
+              "memsight.yaml:3: unknown key 'top_rss' in processes (known: top_by_rss, top_by_growth, growth_window)");
+    EXPECT_EQ(error_of("kernel:\n  page_faults:\n    enable: true\n"),
+              "memsight.yaml:3: unknown key 'enable' in kernel.page_faults (known: enabled, sample_period)");
+    EXPECT_EQ(error_of("exit_peaks:\n  size: 1\n"),
+              "memsight.yaml:2: unknown key 'size' in exit_peaks (known: top, window)");
+    EXPECT_EQ(error_of("oom:\n\n  series: 1\n"), "memsight.yaml:3: unknown key 'series' in oom (known: max_series)");
+}
+
+TEST(ConfigErrors, UnknownKeyReportedEvenBeforeProfile) {
+    EXPECT_EQ(error_of("bogus: 1\nprofile: dev\n").rfind("memsight.yaml:1: unknown key 'bogus'", 0), 0u);
+}
+
+TEST(ConfigErrors, DuplicateKey) {
+    EXPECT_EQ(error_of("interval: 10s\nlog_level: info\ninterval: 5s\n"),
+              "memsight.yaml:3: duplicate key 'interval' (first set on line 1)");
+    EXPECT_EQ(error_of("processes:\n  top_by_rss: 1\n  top_by_rss: 2\n"),
+              "memsight.yaml:3: duplicate key 'processes.top_by_rss' (first set on line 2)");
+}
+
+TEST(ConfigErrors, BadDuration) {
+    EXPECT_EQ(error_of("profile: prod\nlisten: 127.0.0.1:9756\ninterval: ten\n"),
+              "memsight.yaml:3: interval: expected a duration like 10s, got 'ten'");
+    EXPECT_EQ(error_of("interval: 10\n"), "memsight.yaml:1: interval: expected a duration like 10s, got '10'");
+    EXPECT_EQ(error_of("processes:\n  growth_window: 5d\n"),
+              "memsight.yaml:2: processes.growth_window: expected a duration like 10s, got '5d'");
+    EXPECT_EQ(error_of("exit_peaks:\n  window: -1m\n"),
+              "memsight.yaml:2: exit_peaks.window: expected a duration like 10s, got '-1m'");
+}
+
+TEST(ConfigErrors, DurationOutOfRange) {
+    EXPECT_EQ(error_of("interval: 50ms\n"), "memsight.yaml:1: interval: must be between 100ms and 1h, got 50ms");
+    EXPECT_EQ(error_of("interval: 61m\n"), "memsight.yaml:1: interval: must be between 100ms and 1h, got 1h1m");
+    EXPECT_EQ(error_of("exit_peaks:\n  window: 500ms\n"),
+              "memsight.yaml:2: exit_peaks.window: must be between 1s and 24h, got 500ms");
+    EXPECT_EQ(error_of("processes:\n  growth_window: 25h\n"),
+              "memsight.yaml:2: processes.growth_window: must be between 100ms and 24h, got 25h");
+}
+
+TEST(ConfigErrors, GrowthWindowShorterThanInterval) {
+    // Blamed on growth_window when the file sets it...
+    EXPECT_EQ(error_of("interval: 1m\nprocesses:\n  growth_window: 30s\n"),
+              "memsight.yaml:3: processes.growth_window: must be at least interval (1m), got 30s");
+    // ...on interval when growth_window comes from the profile.
+    EXPECT_EQ(error_of("profile: dev\nlog_level: info\ninterval: 2m\n"),
+              "memsight.yaml:3: interval: must not exceed processes.growth_window (1m), got 2m");
+}
+
+TEST(ConfigErrors, IntegerOutOfRange) {
+    EXPECT_EQ(error_of("profile: prod\n\nprocesses:\n  top_by_rss: 20000\n"),
+              "memsight.yaml:4: processes.top_by_rss: must be between 0 and 10000, got 20000");
+    EXPECT_EQ(error_of("processes:\n  top_by_growth: -1\n"),
+              "memsight.yaml:2: processes.top_by_growth: must be between 0 and 10000, got -1");
+    EXPECT_EQ(error_of("exit_peaks:\n  top: 1001\n"),
+              "memsight.yaml:2: exit_peaks.top: must be between 0 and 1000, got 1001");
+    EXPECT_EQ(error_of("oom:\n  max_series: 0\n"),
+              "memsight.yaml:2: oom.max_series: must be between 1 and 100000, got 0");
+    EXPECT_EQ(error_of("oom:\n  max_series: 99999999999999999999999\n"),
+              "memsight.yaml:2: oom.max_series: must be between 1 and 100000, got 99999999999999999999999");
+    EXPECT_EQ(error_of("kernel:\n  page_faults:\n    sample_period: 1000000001\n"),
+              "memsight.yaml:3: kernel.page_faults.sample_period: must be between 0 and 1000000000, got 1000000001");
+}
+
+TEST(ConfigErrors, NotAnInteger) {
+    EXPECT_EQ(error_of("processes:\n  top_by_rss: many\n"),
+              "memsight.yaml:2: processes.top_by_rss: expected an integer, got 'many'");
+    EXPECT_EQ(error_of("processes:\n  top_by_rss: 2.5\n"),
+              "memsight.yaml:2: processes.top_by_rss: expected an integer, got '2.5'");
+    EXPECT_EQ(error_of("oom:\n  max_series: [1]\n"),
+              "memsight.yaml:2: oom.max_series: expected an integer, got a list");
+    EXPECT_EQ(error_of("oom:\n  max_series:\n"),
+              "memsight.yaml:2: oom.max_series: expected an integer, got an empty value");
+}
+
+TEST(ConfigErrors, RingbufBytes) {
+    const std::string range = "must be a power of two between 4096 and 1073741824, got ";
+    EXPECT_EQ(error_of("kernel:\n  ringbuf_bytes: 1000000\n"),
+              "memsight.yaml:2: kernel.ringbuf_bytes: " + range + "1000000");
+    EXPECT_EQ(error_of("kernel:\n  ringbuf_bytes: 2048\n"), "memsight.yaml:2: kernel.ringbuf_bytes: " + range + "2048");
+    EXPECT_EQ(error_of("kernel:\n  ringbuf_bytes: 2147483648\n"),
+              "memsight.yaml:2: kernel.ringbuf_bytes: " + range + "2147483648");
+    EXPECT_EQ(error_of("kernel:\n  ringbuf_bytes: 0\n"), "memsight.yaml:2: kernel.ringbuf_bytes: " + range + "0");
+    EXPECT_EQ(error_of("kernel:\n  ringbuf_bytes: -4096\n"),
+              "memsight.yaml:2: kernel.ringbuf_bytes: " + range + "-4096");
+}
+
+TEST(ConfigErrors, Listen) {
+    EXPECT_EQ(
+        error_of("listen: :9756\n"),
+        "memsight.yaml:1: listen: host part is empty in ':9756' (use 0.0.0.0:PORT to listen on every IPv4 address)");
+    EXPECT_EQ(error_of("listen: 127.0.0.1\n"),
+              "memsight.yaml:1: listen: must be ADDR:PORT like 127.0.0.1:9756 or [::1]:9756, got '127.0.0.1'");
+    EXPECT_EQ(error_of("listen: 127.0.0.1:0\n"),
+              "memsight.yaml:1: listen: port must be a number between 1 and 65535, got '0' in '127.0.0.1:0'");
+    EXPECT_EQ(error_of("listen: 127.0.0.1:65536\n"),
+              "memsight.yaml:1: listen: port must be a number between 1 and 65535, got '65536' in '127.0.0.1:65536'");
+    EXPECT_EQ(error_of("listen: 'host:'\n"),
+              "memsight.yaml:1: listen: port must be a number between 1 and 65535, got '' in 'host:'");
+    EXPECT_EQ(error_of("listen: '::1:9756'\n"),
+              "memsight.yaml:1: listen: IPv6 addresses must be in brackets, like [::1]:9756, got '::1:9756'");
+    EXPECT_EQ(error_of("listen: '[]:9756'\n"), "memsight.yaml:1: listen: host part is empty in '[]:9756'");
+    EXPECT_EQ(error_of("listen: '[zz]:9756'\n"), "memsight.yaml:1: listen: invalid IPv6 address 'zz' in '[zz]:9756'");
+    EXPECT_EQ(error_of("listen: '[::1]9756'\n"),
+              "memsight.yaml:1: listen: must be ADDR:PORT like 127.0.0.1:9756 or [::1]:9756, got '[::1]9756'");
+    EXPECT_EQ(error_of("listen: 300.1.1.1:80\n"),
+              "memsight.yaml:1: listen: invalid IPv4 address '300.1.1.1' in '300.1.1.1:80'");
+    EXPECT_EQ(error_of("listen: 'a b:80'\n"), "memsight.yaml:1: listen: invalid host 'a b' in 'a b:80'");
+}
+
+TEST(ConfigErrors, MetricsPath) {
+    EXPECT_EQ(error_of("metrics_path: metrics\n"), "memsight.yaml:1: metrics_path: must start with '/', got 'metrics'");
+    EXPECT_EQ(error_of("metrics_path: ''\n"), "memsight.yaml:1: metrics_path: must start with '/', got ''");
+    EXPECT_EQ(error_of("metrics_path: '/a b'\n"),
+              "memsight.yaml:1: metrics_path: must not contain spaces or control characters, got '/a b'");
+}
+
+TEST(ConfigErrors, LogLevelAndProfile) {
+    EXPECT_EQ(error_of("log_level: verbose\n"),
+              "memsight.yaml:1: log_level: must be one of trace, debug, info, warn, error, off, got 'verbose'");
+    EXPECT_EQ(error_of("interval: 10s\nprofile: production\n"),
+              "memsight.yaml:2: profile: must be one of dev, staging, prod, got 'production'");
+    EXPECT_EQ(error_of("profile:\n  name: dev\n"),
+              "memsight.yaml:2: profile: expected dev, staging or prod, got a map");
+}
+
+TEST(ConfigErrors, Boolean) {
+    EXPECT_EQ(error_of("kernel:\n  page_faults:\n    enabled: maybe\n"),
+              "memsight.yaml:3: kernel.page_faults.enabled: expected true or false, got 'maybe'");
+}
+
+TEST(ConfigErrors, WrongShapes) {
+    EXPECT_EQ(error_of("processes: 20\n"),
+              "memsight.yaml:1: processes: expected a map of top_by_rss, top_by_growth, growth_window, got '20'");
+    EXPECT_EQ(error_of("kernel:\n  page_faults: true\n"),
+              "memsight.yaml:2: kernel.page_faults: expected a map of enabled, sample_period, got 'true'");
+    EXPECT_EQ(error_of("interval:\n  - 10s\n"), "memsight.yaml:2: interval: expected a duration like 10s, got a list");
+    EXPECT_EQ(error_of("log_level:\n"), "memsight.yaml:1: log_level: expected a log level, got an empty value");
+    EXPECT_EQ(error_of("? [a, b]\n: 1\n"), "memsight.yaml:1: keys must be plain names, got a list");
+}
+
+TEST(ConfigErrors, TopLevelNotAMap) {
+    EXPECT_EQ(error_of("- interval: 10s\n"),
+              "memsight.yaml:1: expected a map of settings at the top level, got a list");
+    EXPECT_EQ(error_of("\n\nhello\n"), "memsight.yaml:3: expected a map of settings at the top level, got 'hello'");
+}
+
+TEST(ConfigErrors, MalformedYaml) {
+    EXPECT_EQ(error_of("interval: 10s\nprocesses: [1, 2\n"),
+              "memsight.yaml:2: invalid YAML: end of sequence flow not found");
+    EXPECT_EQ(error_of("a: 1\n b: 2\n"), "memsight.yaml:2: invalid YAML: illegal map value");
+    EXPECT_EQ(error_of("interval: 10s\n\tlog_level: info\n"),
+              "memsight.yaml:2: invalid YAML: illegal tab when looking for indentation");
+    EXPECT_EQ(error_of("interval: *x\n"), "memsight.yaml:1: invalid YAML: the referenced anchor is not defined");
+}
+
+TEST(ConfigErrors, MoreThanOneDocument) {
+    EXPECT_EQ(error_of("interval: 10s\n---\ninterval: 5s\n"),
+              "memsight.yaml:3: more than one YAML document; expected a single map of settings");
+}
+
+TEST(ConfigErrors, AreOneLineAndNameTheSource) {
+    const std::string bad[] = {"intervall: 1s\n", "interval: ten\n", "x: [\n", "- 1\n",
+                               "processes:\n  top_by_rss: -3\n"};
+    for (const std::string &text : bad) {
+        try {
+            load_yaml(text, "/etc/memsight/memsight.yaml");
+            ADD_FAILURE() << "no error for " << text;
+        } catch (const ConfigError &e) {
+            const std::string msg = e.what();
+            EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+            EXPECT_EQ(msg.rfind("/etc/memsight/memsight.yaml:", 0), 0u) << msg;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- durations
+
+TEST(ConfigDuration, Valid) {
+    EXPECT_EQ(parse_duration("250ms"), 250ms);
+    EXPECT_EQ(parse_duration("10s"), 10s);
+    EXPECT_EQ(parse_duration("5m"), 5min);
+    EXPECT_EQ(parse_duration("1h"), 1h);
+    EXPECT_EQ(parse_duration("1h30m"), 90min);
+    EXPECT_EQ(parse_duration("1m30s500ms"), 90500ms);
+    EXPECT_EQ(parse_duration("0s"), 0ms);
+    EXPECT_EQ(parse_duration("0010s"), 10s);
+    EXPECT_EQ(parse_duration("90s"), 90s);
+    EXPECT_EQ(parse_duration("2562047788015h"), Duration{2562047788015LL * 3600000LL});
+}
+
+TEST(ConfigDuration, Invalid) {
+    const char *bad[] = {"",
+                         "10",
+                         "-5s",
+                         "s",
+                         "10d",
+                         "1.5s",
+                         "10 s",
+                         " 10s",
+                         "10s ",
+                         "+1s",
+                         "1S",
+                         "1us",
+                         "h1",
+                         "1h30",
+                         "ms",
+                         "99999999999999999999s",
+                         "2562047788016h",
+                         "9223372036854775807ms1ms"};
+    for (const char *s : bad)
+        EXPECT_THROW(parse_duration(s), ConfigError) << "'" << s << "'";
+}
+
+TEST(ConfigDuration, Messages) {
+    const auto msg = [](std::string_view s) -> std::string {
+        try {
+            parse_duration(s);
+        } catch (const ConfigError &e) {
+            return e.what();
+        }
+        return "";
+    };
+    EXPECT_EQ(msg(""), "empty duration (expected e.g. 10s, 250ms or 1h30m)");
+    EXPECT_EQ(msg("-5s"), "invalid duration '-5s': must not be negative");
+    EXPECT_EQ(msg("10"), "invalid duration '10': missing unit after 10 (use ms, s, m or h)");
+    EXPECT_EQ(msg("10d"), "invalid duration '10d': unknown unit 'd' (use ms, s, m or h)");
+    EXPECT_EQ(msg("s"), "invalid duration 's': expected a number before 's'");
+    EXPECT_EQ(msg("1.5s"), "invalid duration '1.5s': unexpected '.' (use whole numbers with a unit, like 1s500ms)");
+    EXPECT_EQ(msg("99999999999999999999s"), "invalid duration '99999999999999999999s': too large");
+}
+
+TEST(ConfigDuration, FormatRoundTrips) {
+    EXPECT_EQ(format_duration(0ms), "0s");
+    EXPECT_EQ(format_duration(250ms), "250ms");
+    EXPECT_EQ(format_duration(10s), "10s");
+    EXPECT_EQ(format_duration(90min), "1h30m");
+    EXPECT_EQ(format_duration(1500ms), "1s500ms");
+    EXPECT_EQ(format_duration(48h), "48h");
+    for (Duration d : {Duration{1}, Duration{999}, Duration{3600001}, Duration{86399999}})
+        EXPECT_EQ(parse_duration(format_duration(d)), d);
+}
+
+// ---------------------------------------------------------------- embedded default file
+
+TEST(ConfigEmbedded, EqualsProdDefaults) {
+    expect_same(load_yaml(embedded_default_yaml(), "<embedded>"), defaults_for(Profile::Prod));
+}
+
+TEST(ConfigEmbedded, SetsEveryKeyExplicitly) {
+    const YAML::Node n = YAML::Load(std::string(embedded_default_yaml()));
+    const char *top[] = {"profile", "listen", "metrics_path", "interval", "log_level"};
+    for (const char *k : top)
+        EXPECT_TRUE(n[k].IsScalar()) << k;
+    EXPECT_TRUE(n["processes"]["top_by_rss"].IsScalar());
+    EXPECT_TRUE(n["processes"]["top_by_growth"].IsScalar());
+    EXPECT_TRUE(n["processes"]["growth_window"].IsScalar());
+    EXPECT_TRUE(n["exit_peaks"]["top"].IsScalar());
+    EXPECT_TRUE(n["exit_peaks"]["window"].IsScalar());
+    EXPECT_TRUE(n["oom"]["max_series"].IsScalar());
+    EXPECT_TRUE(n["kernel"]["ringbuf_bytes"].IsScalar());
+    EXPECT_TRUE(n["kernel"]["page_faults"]["enabled"].IsScalar());
+    EXPECT_TRUE(n["kernel"]["page_faults"]["sample_period"].IsScalar());
+    EXPECT_EQ(n["profile"].Scalar(), "prod");
+}
+
+TEST(ConfigEmbedded, EveryKeyIsDocumented) {
+    // Each line that sets a key has a comment on the line above it.
+    std::istringstream in{std::string(embedded_default_yaml())};
+    std::string line;
+    std::string previous;
+    int keys = 0;
+    while (std::getline(in, line)) {
+        const size_t first = line.find_first_not_of(' ');
+        if (first != std::string::npos && line[first] != '#') {
+            ++keys;
+            const size_t prev_first = previous.find_first_not_of(' ');
+            EXPECT_TRUE(prev_first != std::string::npos && previous[prev_first] == '#') << "undocumented: " << line;
+        }
+        previous = line;
+    }
+    EXPECT_EQ(keys, 19); // 14 settings and 5 section headers (kernel.page_faults included)
+}
+
+// ---------------------------------------------------------------- files
+
+TEST(ConfigFile, MissingFile) {
+    try {
+        load_file("/nonexistent/memsight.yaml");
+        FAIL() << "no error";
+    } catch (const ConfigError &e) {
+        EXPECT_STREQ(e.what(), "cannot read config /nonexistent/memsight.yaml: No such file or directory");
+    }
+}
+
+TEST(ConfigFile, Directory) {
+    try {
+        load_file("/");
+        FAIL() << "no error";
+    } catch (const ConfigError &e) {
+        EXPECT_STREQ(e.what(), "cannot read config /: Is a directory");
+    }
+}
+
+TEST(ConfigFile, LoadsAndNamesThePathInErrors) {
+    char path[] = "/tmp/memsight_config_test_XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    { std::ofstream(path) << "profile: dev\ninterval: 3s\n"; }
+    const Config c = load_file(path);
+    EXPECT_EQ(c.profile, Profile::Dev);
+    EXPECT_EQ(c.interval, 3s);
+    { std::ofstream(path) << "profile: dev\ninterval: soon\n"; }
+    try {
+        load_file(path);
+        ADD_FAILURE() << "no error";
+    } catch (const ConfigError &e) {
+        EXPECT_EQ(std::string(e.what()), std::string(path) + ":2: interval: expected a duration like 10s, got 'soon'");
+    }
+    std::remove(path);
+}
+
+// ---------------------------------------------------------------- validate and flags
+
+TEST(ConfigValidate, ReportsTheKey) {
+    Config c;
+    c.ringbuf_bytes = 5000;
+    EXPECT_THROW(validate(c), ConfigError);
+    c = Config{};
+    c.interval = 2h;
+    try {
+        validate(c);
+        FAIL();
+    } catch (const ConfigError &e) {
+        EXPECT_STREQ(e.what(), "interval: must be between 100ms and 1h, got 2h");
+    }
+    c = Config{};
+    c.growth_window = 1s;
+    try {
+        validate(c);
+        FAIL();
+    } catch (const ConfigError &e) {
+        EXPECT_STREQ(e.what(), "processes.growth_window: must be at least interval (10s), got 1s");
+    }
+}
+
+TEST(ConfigOverrides, FlagsWin) {
+    Config c = load("profile: dev\nlisten: 127.0.0.1:1\ninterval: 3s\n");
+    apply_overrides(c, Overrides{"[::1]:9000", Duration{5000}});
+    EXPECT_EQ(c.listen, "[::1]:9000");
+    EXPECT_EQ(c.interval, 5s);
+    EXPECT_EQ(c.profile, Profile::Dev);
+    EXPECT_EQ(c.growth_window, 1min);
+
+    Config unchanged = c;
+    apply_overrides(c, Overrides{});
+    expect_same(c, unchanged);
+}
+
+TEST(ConfigOverrides, BadFlagsThrowAndLeaveConfigUnchanged) {
+    Config c;
+    const Config before = c;
+    try {
+        apply_overrides(c, Overrides{"0.0.0.0:9100", Duration{10}});
+        FAIL();
+    } catch (const ConfigError &e) {
+        EXPECT_STREQ(e.what(), "--interval: must be between 100ms and 1h, got 10ms");
+    }
+    expect_same(c, before);
+    try {
+        apply_overrides(c, Overrides{"nohost", std::nullopt});
+        FAIL();
+    } catch (const ConfigError &e) {
+        EXPECT_STREQ(e.what(), "--listen: must be ADDR:PORT like 127.0.0.1:9756 or [::1]:9756, got 'nohost'");
+    }
+    try {
+        apply_overrides(c, Overrides{std::nullopt, Duration{std::chrono::minutes(10)}});
+        FAIL();
+    } catch (const ConfigError &e) {
+        EXPECT_STREQ(e.what(), "--interval: must not exceed processes.growth_window (5m), got 10m");
+    }
+    expect_same(c, before);
+}
+
+} // namespace

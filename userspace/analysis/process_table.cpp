@@ -1,0 +1,120 @@
+#include "analysis/process_table.h"
+
+#include <algorithm>
+#include <set>
+
+namespace memsight::analysis {
+
+bool ProcessTable::update(const ProcessSample& s, Clock::time_point now)
+{
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = entries_.try_emplace(s.pid);
+    Entry& e = it->second;
+    if (!inserted && e.view.sample.start_ticks != s.start_ticks) {
+        e = Entry{}; // pid reused by a new process
+        inserted = true;
+    }
+    e.view.sample = s;
+    e.last_update = now;
+    e.history.emplace_back(now, s.rss());
+    while (e.history.size() > 2 && now - e.history[1].first >= window_)
+        e.history.pop_front();
+    const auto& [t0, rss0] = e.history.front();
+    const double span = std::chrono::duration<double>(now - t0).count();
+    e.view.growth_bytes_per_second =
+        span > 0 ? (static_cast<double>(s.rss()) - static_cast<double>(rss0)) / span : 0.0;
+
+    if (++e.scans_since_cgroup >= kCgroupRefreshScans)
+        e.cgroup_dirty = true;
+    return e.cgroup_dirty;
+}
+
+void ProcessTable::set_cgroup(pid_t pid, const std::string& cgroup_path)
+{
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(pid);
+    if (it == entries_.end())
+        return;
+    Entry& e = it->second;
+    if (e.view.cgroup != cgroup_path) {
+        e.view.cgroup = cgroup_path;
+        e.view.identity = procfs::identify_container(cgroup_path);
+    }
+    e.cgroup_dirty = false;
+    e.scans_since_cgroup = 0;
+}
+
+void ProcessTable::drop_stale(Clock::time_point scan_start)
+{
+    std::lock_guard lock(mu_);
+    std::erase_if(entries_, [&](const auto& kv) { return kv.second.last_update < scan_start; });
+}
+
+void ProcessTable::on_exec(pid_t pid, const std::string& comm)
+{
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(pid);
+    if (it == entries_.end())
+        return;
+    it->second.view.sample.comm = comm;
+    it->second.cgroup_dirty = true;
+}
+
+std::optional<ProcessView> ProcessTable::remove(pid_t pid)
+{
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(pid);
+    if (it == entries_.end())
+        return std::nullopt;
+    ProcessView v = std::move(it->second.view);
+    entries_.erase(it);
+    return v;
+}
+
+std::optional<ProcessView> ProcessTable::find(pid_t pid) const
+{
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(pid);
+    if (it == entries_.end())
+        return std::nullopt;
+    return it->second.view;
+}
+
+std::vector<ProcessView> ProcessTable::snapshot() const
+{
+    std::lock_guard lock(mu_);
+    std::vector<ProcessView> out;
+    out.reserve(entries_.size());
+    for (const auto& [pid, e] : entries_)
+        out.push_back(e.view);
+    return out;
+}
+
+size_t ProcessTable::size() const
+{
+    std::lock_guard lock(mu_);
+    return entries_.size();
+}
+
+std::vector<ProcessView> select_exported(std::vector<ProcessView> all, size_t by_rss, size_t by_growth)
+{
+    std::set<pid_t> chosen;
+    std::vector<ProcessView> out;
+    auto take = [&](size_t n, auto better, bool positive_growth_only) {
+        n = std::min(n, all.size());
+        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), better);
+        for (size_t i = 0; i < n; ++i) {
+            if (positive_growth_only && all[i].growth_bytes_per_second <= 0)
+                break;
+            if (chosen.insert(all[i].sample.pid).second)
+                out.push_back(all[i]);
+        }
+    };
+    take(by_rss, [](const auto& a, const auto& b) { return a.sample.rss() > b.sample.rss(); }, false);
+    take(by_growth,
+         [](const auto& a, const auto& b) { return a.growth_bytes_per_second > b.growth_bytes_per_second; }, true);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.sample.rss() > b.sample.rss(); });
+    return out;
+}
+
+} // namespace memsight::analysis

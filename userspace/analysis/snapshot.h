@@ -1,0 +1,31 @@
+#pragma once
+// Everything one scrape shows, copied out of the agent's state at once.
+#include "analysis/containers.h"
+#include "analysis/exit_peaks.h"
+#include "analysis/oom.h"
+#include "analysis/process_table.h"
+#include "memsight/events.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace memsight::analysis {
+
+struct AgentSnapshot {
+    std::vector<ProcessView> processes; // the exported (top-N) processes
+    size_t tracked_processes = 0;
+    std::vector<ContainerView> containers;
+    std::vector<OomStats::Series> oom_series;
+    std::vector<OomKill> recent_oom_victims;
+    ExitPeaks::Histogram exit_histogram;
+    std::vector<ExitRecord> exit_peaks;
+    std::array<uint64_t, MEMSIGHT_CNT__MAX> kernel_counters{};
+    uint64_t attach_failures = 0;
+    uint64_t malformed_records = 0; // ring-buffer records too short for their type
+    double scan_seconds = 0;
+    std::string version, kernel, libbpf;
+};
+
+} // namespace memsight::analysis

@@ -1,0 +1,64 @@
+#include "agent/agent.h"
+#include "cli/commands.h"
+#include "config/config.h"
+#include "export/prometheus_exporter.h"
+#include "memsight/version.h"
+
+#include <spdlog/spdlog.h>
+
+namespace memsight::cli {
+namespace {
+
+struct AgentArgs {
+    std::string config_file;
+    std::string listen;
+    std::string interval;
+    std::string log_level;
+};
+
+config::Config effective_config(const AgentArgs& a)
+{
+    config::Config cfg = a.config_file.empty() ? config::load_yaml(config::embedded_default_yaml(), "<embedded>")
+                                               : config::load_file(a.config_file);
+    config::Overrides o;
+    if (!a.listen.empty())
+        o.listen = a.listen;
+    if (!a.interval.empty())
+        o.interval = duration_arg(a.interval, "--interval");
+    config::apply_overrides(cfg, o);
+    if (!a.log_level.empty())
+        cfg.log_level = a.log_level;
+    return cfg;
+}
+
+int run_agent(const AgentArgs& args)
+{
+    const config::Config cfg = effective_config(args);
+    set_log_level(cfg.log_level);
+    const auto& stop = stop_flag();
+
+    agent::Agent agent(cfg);
+    auto collectable =
+        std::make_shared<exporter::SnapshotCollectable>([&agent] { return agent.snapshot(); });
+    exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable);
+    spdlog::info("memsight {} agent: profile {}, scanning every {} ms, metrics on http://{}{}", kVersion,
+                 config::profile_name(cfg.profile), cfg.interval.count(), cfg.listen, cfg.metrics_path);
+    agent.run(stop);
+    spdlog::info("stopping");
+    return 0;
+}
+
+} // namespace
+
+void add_agent_command(CLI::App& app, Runner& run)
+{
+    auto args = std::make_shared<AgentArgs>();
+    auto* cmd = app.add_subcommand("agent", "Observe every process and serve Prometheus metrics");
+    cmd->add_option("--config", args->config_file, "YAML config file (default: the embedded defaults)");
+    cmd->add_option("--listen", args->listen, "Metrics endpoint ADDR:PORT (default 127.0.0.1:9756)");
+    cmd->add_option("--interval", args->interval, "Reading period, e.g. 10s (overrides the config)");
+    cmd->add_option("--log-level", args->log_level, "trace|debug|info|warn|error|off");
+    cmd->callback([&run, args] { run = [args] { return run_agent(*args); }; });
+}
+
+} // namespace memsight::cli

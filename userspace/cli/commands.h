@@ -1,0 +1,25 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+namespace memsight::cli {
+
+// Each subcommand registers its options and a callback that runs it and returns the exit code.
+using Runner = std::function<int()>;
+void add_agent_command(CLI::App& app, Runner& run);
+void add_oom_command(CLI::App& app, Runner& run);
+void add_top_command(CLI::App& app, Runner& run);
+void add_faults_command(CLI::App& app, Runner& run);
+void add_version_command(CLI::App& app, Runner& run);
+
+// SIGINT/SIGTERM set the returned flag (installed once).
+const std::atomic<bool>& stop_flag();
+// Sets the log level ("trace".."off"); throws UserError for an unknown one.
+void set_log_level(const std::string& level);
+// Parses a CLI duration via the config syntax ("10s"); throws ConfigError.
+std::chrono::milliseconds duration_arg(const std::string& s, const char* option);
+
+} // namespace memsight::cli

@@ -1,0 +1,40 @@
+// memsight: eBPF memory observer. Subcommands live in one file each.
+#include "cli/commands.h"
+#include "config/config.h"
+#include "util/error.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+int main(int argc, char** argv)
+{
+    // Logs go to stderr: stdout carries the commands' output (JSON lines, tables).
+    spdlog::set_default_logger(spdlog::stderr_color_mt("memsight"));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+    CLI::App app{"memsight: eBPF memory observer for Linux processes and containers"};
+    app.require_subcommand(1);
+    memsight::cli::Runner run;
+    memsight::cli::add_agent_command(app, run);
+    memsight::cli::add_oom_command(app, run);
+    memsight::cli::add_top_command(app, run);
+    memsight::cli::add_faults_command(app, run);
+    memsight::cli::add_version_command(app, run);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    try {
+        return run();
+    } catch (const memsight::config::ConfigError& e) {
+        std::fprintf(stderr, "memsight: %s\n", e.what());
+    } catch (const memsight::UserError& e) {
+        std::fprintf(stderr, "memsight: %s\n", e.what());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "memsight: internal error: %s\n", e.what());
+    }
+    return 1;
+}

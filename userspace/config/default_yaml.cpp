@@ -1,0 +1,76 @@
+#include "config/config.h"
+
+namespace memsight::config {
+
+namespace {
+
+// Keep in sync with defaults_for(Profile::Prod); tests/unit/test_config.cpp checks that they are equal.
+constexpr std::string_view kDefaultYaml = R"yaml(# memsight agent configuration (the built-in defaults, profile "prod").
+#
+# Precedence, lowest first: built-in defaults < the profile's defaults < this file
+# < command-line flags (memsight agent --listen ADDR:PORT --interval DURATION).
+# Every key is optional; remove a key to get the selected profile's default for it.
+# Durations are whole numbers with a unit, one or more in a row: 250ms, 10s, 5m, 1h, 1h30m.
+# Reference: docs/configuration.md
+#
+# NOTE: every key below is set explicitly to the prod value. If you change `profile:`,
+# delete the keys that the profile should choose, or they keep overriding it.
+
+# Which defaults to start from: dev | staging | prod. Applied before every other key,
+# wherever it appears in the file.
+profile: prod
+
+# Prometheus endpoint, ADDR:PORT. Port 1..65535; IPv6 in brackets, e.g. [::1]:9756.
+# Use 0.0.0.0:9756 to expose the endpoint on every IPv4 address (e.g. in a DaemonSet).
+listen: 127.0.0.1:9756
+
+# HTTP path of the metrics endpoint; must start with '/'.
+metrics_path: /metrics
+
+# How often /proc and cgroupfs are read (RSS, swap, memcg readings). 100ms..1h.
+interval: 10s
+
+# Agent log verbosity: trace | debug | info | warn | error | off.
+log_level: info
+
+# Per-process series are exported only for the top-N processes, which bounds cardinality.
+processes:
+  # Processes with the largest RSS. 0..10000.
+  top_by_rss: 20
+  # Processes with the fastest RSS growth over growth_window. 0..10000.
+  top_by_growth: 10
+  # Window over which growth is measured. At least `interval`, at most 24h.
+  growth_window: 5m
+
+# Peak RSS of short-lived processes: the largest `top` exits seen in the last `window`.
+exit_peaks:
+  # Number of exits exported. 0..1000.
+  top: 10
+  # Look-back window. 1s..24h.
+  window: 5m
+
+# OOM kills are counted per (comm, container).
+oom:
+  # Distinct (comm, container) series; further ones fold into comm="_other_". 1..100000.
+  max_series: 500
+
+# Kernel-side (BPF) settings.
+kernel:
+  # Size of the shared BPF ring buffer for rare events (OOM, exit, samples), in bytes.
+  # A power of two, 4096..1073741824 (4 KiB..1 GiB).
+  ringbuf_bytes: 1048576
+  # Sampled page-fault stacks ("where new memory is being touched").
+  page_faults:
+    # Turn the page-fault sampler on or off: true | false.
+    enabled: true
+    # Page faults per sample, per CPU; 0 = the built-in measured default. 0..1000000000.
+    sample_period: 0
+)yaml";
+
+} // namespace
+
+std::string_view embedded_default_yaml() {
+    return kDefaultYaml;
+}
+
+} // namespace memsight::config

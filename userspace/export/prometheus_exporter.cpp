@@ -1,0 +1,286 @@
+#include "export/prometheus_exporter.h"
+
+#include "util/error.h"
+#include "util/fd.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <prometheus/exposer.h>
+#include <prometheus/text_serializer.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <limits>
+
+namespace memsight::exporter {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+class Family {
+public:
+    Family(std::string name, std::string help, MetricType type) : f_{std::move(name), std::move(help), type, {}} {}
+
+    void add(Labels labels, double value)
+    {
+        ClientMetric m;
+        m.label = std::move(labels);
+        if (f_.type == MetricType::Counter)
+            m.counter.value = value;
+        else
+            m.gauge.value = value;
+        f_.metric.push_back(std::move(m));
+    }
+    void add(ClientMetric m) { f_.metric.push_back(std::move(m)); }
+    // Families without series are left out of the exposition.
+    void into(std::vector<MetricFamily>& out)
+    {
+        if (!f_.metric.empty())
+            out.push_back(std::move(f_));
+    }
+
+private:
+    MetricFamily f_;
+};
+
+Labels process_labels(pid_t pid, const std::string& comm, const procfs::ContainerIdentity& id)
+{
+    return {{"pid", std::to_string(pid)}, {"comm", comm}, {"container_id", id.container_id}, {"pod_uid", id.pod_uid}};
+}
+
+Labels with(Labels l, std::string name, std::string value)
+{
+    l.push_back({std::move(name), std::move(value)});
+    return l;
+}
+
+double d(uint64_t v) { return static_cast<double>(v); }
+
+void render_processes(const analysis::AgentSnapshot& s, std::vector<MetricFamily>& out)
+{
+    Family rss("memsight_process_resident_bytes", "Resident memory of the process by kind (/proc/PID/status).",
+               MetricType::Gauge);
+    Family swap("memsight_process_swap_bytes", "Swapped-out memory of the process.", MetricType::Gauge);
+    Family peak("memsight_process_peak_resident_bytes", "Peak resident memory of the process (VmHWM).",
+                MetricType::Gauge);
+    Family faults("memsight_process_page_faults_total", "Page faults of the process by kind.", MetricType::Counter);
+    Family growth("memsight_process_resident_growth_bytes_per_second",
+                  "Change of the process's resident memory over the growth window.", MetricType::Gauge);
+    for (const auto& p : s.processes) {
+        const auto& m = p.sample;
+        const Labels l = process_labels(m.pid, m.comm, p.identity);
+        rss.add(with(l, "kind", "anon"), d(m.rss_anon));
+        rss.add(with(l, "kind", "file"), d(m.rss_file));
+        rss.add(with(l, "kind", "shmem"), d(m.rss_shmem));
+        swap.add(l, d(m.swap));
+        peak.add(l, d(m.peak_rss));
+        faults.add(with(l, "kind", "minor"), d(m.minflt));
+        faults.add(with(l, "kind", "major"), d(m.majflt));
+        growth.add(l, p.growth_bytes_per_second);
+    }
+    for (Family* f : {&rss, &swap, &peak, &faults, &growth})
+        f->into(out);
+}
+
+void render_containers(const analysis::AgentSnapshot& s, std::vector<MetricFamily>& out)
+{
+    Family usage("memsight_container_memory_usage_bytes", "Memory charged to the container's cgroup.",
+                 MetricType::Gauge);
+    Family limit("memsight_container_memory_limit_bytes", "Memory limit of the container's cgroup (absent: none).",
+                 MetricType::Gauge);
+    Family ws("memsight_container_memory_working_set_bytes", "Usage minus inactive file cache.", MetricType::Gauge);
+    Family rss("memsight_container_resident_bytes", "Container memory by kind (memory.stat).", MetricType::Gauge);
+    Family swap("memsight_container_swap_bytes", "Swap used by the container.", MetricType::Gauge);
+    Family peak("memsight_container_memory_peak_bytes", "Peak memory usage of the container's cgroup.",
+                MetricType::Gauge);
+    Family ooms("memsight_container_oom_kills_total", "OOM kills counted by the container's cgroup.",
+                MetricType::Counter);
+    Family procs("memsight_container_processes", "Live processes of the container.", MetricType::Gauge);
+    for (const auto& c : s.containers) {
+        const Labels l{{"container_id", c.identity.container_id}, {"pod_uid", c.identity.pod_uid}, {"cgroup", c.cgroup}};
+        const auto& m = c.memory;
+        usage.add(l, d(m.usage));
+        if (m.limit)
+            limit.add(l, d(*m.limit));
+        ws.add(l, d(m.working_set));
+        rss.add(with(l, "kind", "anon"), d(m.anon));
+        rss.add(with(l, "kind", "file"), d(m.file));
+        rss.add(with(l, "kind", "shmem"), d(m.shmem));
+        swap.add(l, d(m.swap));
+        if (m.peak)
+            peak.add(l, d(m.peak));
+        if (m.oom_kills)
+            ooms.add(l, d(*m.oom_kills));
+        procs.add(l, d(c.processes));
+    }
+    for (Family* f : {&usage, &limit, &ws, &rss, &swap, &peak, &ooms, &procs})
+        f->into(out);
+}
+
+void render_ooms_and_exits(const analysis::AgentSnapshot& s, std::vector<MetricFamily>& out)
+{
+    Family kills("memsight_oom_kills_total", "Processes killed by the OOM killer, by victim.", MetricType::Counter);
+    for (const auto& k : s.oom_series)
+        kills.add({{"comm", k.comm}, {"container_id", k.container_id}, {"pod_uid", k.pod_uid}}, d(k.kills));
+    kills.into(out);
+
+    Family victims("memsight_oom_victim_resident_bytes", "Resident memory of recent OOM victims at the kill.",
+                   MetricType::Gauge);
+    for (const auto& k : s.recent_oom_victims) {
+        const Labels l = process_labels(k.pid, k.comm, k.identity);
+        victims.add(with(l, "kind", "anon"), d(k.anon_rss));
+        victims.add(with(l, "kind", "file"), d(k.file_rss));
+        victims.add(with(l, "kind", "shmem"), d(k.shmem_rss));
+    }
+    victims.into(out);
+
+    const auto& h = s.exit_histogram;
+    Family exits("memsight_process_exits_total", "Processes that exited.", MetricType::Counter);
+    exits.add({}, d(h.count));
+    exits.into(out);
+
+    Family hist("memsight_process_exit_peak_resident_bytes", "Lifetime peak resident memory of exited processes.",
+                MetricType::Histogram);
+    ClientMetric hm;
+    hm.histogram.sample_count = h.count;
+    hm.histogram.sample_sum = h.sum;
+    for (size_t i = 0; i < analysis::ExitPeaks::kBuckets.size(); ++i)
+        hm.histogram.bucket.push_back({h.cumulative[i], analysis::ExitPeaks::kBuckets[i]});
+    hm.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
+    hist.add(std::move(hm));
+    hist.into(out);
+
+    Family recent("memsight_exited_process_peak_resident_bytes",
+                  "Lifetime peak resident memory of the largest recently exited processes.", MetricType::Gauge);
+    for (const auto& e : s.exit_peaks)
+        recent.add(process_labels(e.pid, e.comm, e.identity), d(e.peak_rss));
+    recent.into(out);
+}
+
+void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, std::vector<MetricFamily>& out)
+{
+    Family build("memsight_build_info", "memsight build and runtime versions.", MetricType::Gauge);
+    build.add({{"version", s.version}, {"kernel", s.kernel}, {"libbpf", s.libbpf}}, 1);
+    build.into(out);
+
+    const auto& c = s.kernel_counters;
+    Family events("memsight_events_total", "Events seen by the BPF programs.", MetricType::Counter);
+    events.add({{"type", "exec"}}, d(c[MEMSIGHT_CNT_EXEC_SEEN]));
+    events.add({{"type", "exit"}}, d(c[MEMSIGHT_CNT_EXIT_SEEN]));
+    events.add({{"type", "oom"}}, d(c[MEMSIGHT_CNT_OOM_SEEN]));
+    events.add({{"type", "fault_sample"}}, d(c[MEMSIGHT_CNT_FAULT_SAMPLES]));
+    events.into(out);
+
+    Family lost("memsight_events_lost_total", "Events or samples lost, by reason.", MetricType::Counter);
+    lost.add({{"reason", "ringbuf_full"}}, d(c[MEMSIGHT_CNT_LOST_RINGBUF_FULL]));
+    lost.add({{"reason", "stack_map"}}, d(c[MEMSIGHT_CNT_LOST_STACK_MAP]));
+    lost.add({{"reason", "fault_map_full"}}, d(c[MEMSIGHT_CNT_LOST_FAULT_MAP_FULL]));
+    lost.add({{"reason", "oom_map_full"}}, d(c[MEMSIGHT_CNT_LOST_OOM_MAP_FULL]));
+    lost.add({{"reason", "malformed"}}, d(s.malformed_records));
+    lost.into(out);
+
+    auto gauge = [&](const char* name, const char* help, double v) {
+        Family f(name, help, MetricType::Gauge);
+        f.add({}, v);
+        f.into(out);
+    };
+    gauge("memsight_tracked_processes", "Processes in the agent's table.", d(s.tracked_processes));
+    gauge("memsight_exported_processes", "Processes with per-process series.", d(s.processes.size()));
+    gauge("memsight_tracked_containers", "Containers with per-container series.", d(s.containers.size()));
+    gauge("memsight_scan_duration_seconds", "Duration of the last /proc and cgroupfs pass.", s.scan_seconds);
+    gauge("memsight_scrape_duration_seconds", "Time taken to build the previous scrape.", last_scrape_seconds);
+
+    Family attach("memsight_attach_failures_total", "Optional BPF attachments that failed.", MetricType::Counter);
+    attach.add({{"program", "page_fault_sampler"}}, d(s.attach_failures));
+    attach.into(out);
+}
+
+} // namespace
+
+std::vector<MetricFamily> render(const analysis::AgentSnapshot& s, double last_scrape_seconds)
+{
+    std::vector<MetricFamily> out;
+    render_processes(s, out);
+    render_containers(s, out);
+    render_ooms_and_exits(s, out);
+    render_self(s, last_scrape_seconds, out);
+    return out;
+}
+
+std::string render_text(const std::vector<MetricFamily>& families)
+{
+    return prometheus::TextSerializer().Serialize(families);
+}
+
+std::vector<MetricFamily> SnapshotCollectable::Collect() const
+{
+    const auto start = std::chrono::steady_clock::now();
+    auto families = render(source_(), last_scrape_seconds_.load());
+    last_scrape_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return families;
+}
+
+namespace {
+
+// Binds the address once ourselves so that "in use" and "cannot assign" come out as one clear line
+// (civetweb only says that it failed).
+void check_bindable(const std::string& listen)
+{
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+        throw UserError("invalid listen address '" + listen + "': expected ADDR:PORT");
+    std::string host = listen.substr(0, colon);
+    const int port = std::atoi(listen.c_str() + colon + 1);
+    if (port <= 0 || port > 65535)
+        throw UserError("invalid listen address '" + listen + "': bad port");
+    const bool v6 = host.size() > 2 && host.front() == '[' && host.back() == ']';
+    if (v6)
+        host = host.substr(1, host.size() - 2);
+    util::UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    int rc = -1;
+    if (v6) {
+        sockaddr_in6 a{};
+        a.sin6_family = AF_INET6;
+        a.sin6_port = htons(static_cast<uint16_t>(port));
+        if (::inet_pton(AF_INET6, host.c_str(), &a.sin6_addr) != 1)
+            throw UserError("invalid listen address '" + listen + "': bad IPv6 address");
+        rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    } else {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<uint16_t>(port));
+        if (host == "localhost")
+            host = "127.0.0.1";
+        if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1)
+            throw UserError("invalid listen address '" + listen + "': expected a numeric IPv4 address");
+        rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    }
+    if (rc != 0)
+        throw UserError("cannot listen on " + listen + ": " + std::strerror(errno));
+}
+
+} // namespace
+
+MetricsServer::MetricsServer(const std::string& listen, const std::string& path,
+                             std::shared_ptr<prometheus::Collectable> c)
+    : collectable_(std::move(c))
+{
+    check_bindable(listen);
+    try {
+        exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
+    } catch (const std::exception& e) {
+        throw UserError("cannot listen on " + listen + ": " + e.what());
+    }
+    exposer_->RegisterCollectable(collectable_, path);
+}
+
+MetricsServer::~MetricsServer() = default;
+
+} // namespace memsight::exporter

@@ -1,0 +1,46 @@
+#pragma once
+// Prometheus exposition: every scrape renders a fresh AgentSnapshot, so series of processes and
+// containers that are gone simply disappear and cardinality follows the configured bounds.
+#include "analysis/snapshot.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace memsight::exporter {
+
+// Pure: snapshot -> metric families (unit-tested through the text serializer).
+std::vector<prometheus::MetricFamily> render(const analysis::AgentSnapshot& s, double last_scrape_seconds);
+std::string render_text(const std::vector<prometheus::MetricFamily>& families);
+
+class SnapshotCollectable : public prometheus::Collectable {
+public:
+    explicit SnapshotCollectable(std::function<analysis::AgentSnapshot()> source) : source_(std::move(source)) {}
+    std::vector<prometheus::MetricFamily> Collect() const override;
+
+private:
+    std::function<analysis::AgentSnapshot()> source_;
+    mutable std::atomic<double> last_scrape_seconds_{0};
+};
+
+// The HTTP endpoint. Throws UserError with one line when the address is invalid or in use.
+class MetricsServer {
+public:
+    MetricsServer(const std::string& listen, const std::string& path, std::shared_ptr<prometheus::Collectable> c);
+    ~MetricsServer();
+
+private:
+    std::shared_ptr<prometheus::Collectable> collectable_;
+    std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+} // namespace memsight::exporter

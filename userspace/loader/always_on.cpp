@@ -1,0 +1,235 @@
+#include "loader/always_on.h"
+
+#include "util/error.h"
+#include "util/fd.h"
+#include "util/privileges.h"
+
+#include "always_on.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <spdlog/spdlog.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <set>
+
+namespace memsight::loader {
+namespace {
+
+struct SkelDeleter {
+    void operator()(always_on* s) const { always_on__destroy(s); }
+};
+struct LinkDeleter {
+    void operator()(bpf_link* l) const { bpf_link__destroy(l); }
+};
+struct RingDeleter {
+    void operator()(ring_buffer* r) const { ring_buffer__free(r); }
+};
+using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
+
+int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args)
+{
+    char buf[1024];
+    int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
+    std::string_view msg(buf, n > 0 ? std::min<size_t>(n, sizeof(buf) - 1) : 0);
+    while (!msg.empty() && msg.back() == '\n')
+        msg.remove_suffix(1);
+    if (level == LIBBPF_WARN)
+        spdlog::warn("libbpf: {}", msg);
+    else
+        spdlog::debug("libbpf: {}", msg);
+    return n;
+}
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+int open_fault_counter(int cpu, uint64_t period)
+{
+    perf_event_attr attr{};
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_PAGE_FAULTS;
+    attr.sample_period = period;
+    attr.sample_type = PERF_SAMPLE_RAW;
+    return static_cast<int>(::syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+}
+
+} // namespace
+
+struct AlwaysOnProbes::Impl {
+    std::unique_ptr<always_on, SkelDeleter> skel;
+    std::vector<LinkPtr> links;
+    std::vector<util::UniqueFd> perf_fds;
+    std::unique_ptr<ring_buffer, RingDeleter> ring;
+    RecordHandler handler;
+
+    static int on_record(void* ctx, void* data, size_t size)
+    {
+        static_cast<Impl*>(ctx)->handler(data, size);
+        return 0;
+    }
+
+    void attach_tracepoint(bpf_program* prog, const std::string& events_dir, const char* category,
+                           const char* name)
+    {
+        util::require_tracepoint(events_dir, category, name);
+        bpf_link* link = bpf_program__attach_tracepoint(prog, category, name);
+        if (!link) {
+            throw UserError(std::string("cannot attach tracepoint ") + category + ":" + name + ": " +
+                            errno_text(errno));
+        }
+        links.emplace_back(link);
+    }
+};
+
+AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, RecordHandler handler)
+    : impl_(std::make_unique<Impl>())
+{
+    util::require_bpf_capabilities();
+    util::require_kernel_btf();
+    libbpf_set_print(libbpf_log);
+    impl_->handler = std::move(handler);
+
+    impl_->skel.reset(always_on__open());
+    if (!impl_->skel)
+        throw UserError("cannot open the always-on BPF object: " + errno_text(errno));
+    auto* skel = impl_->skel.get();
+    skel->rodata->page_size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (int err = bpf_map__set_max_entries(skel->maps.events, opts.ringbuf_bytes); err)
+        throw UserError("invalid ring buffer size " + std::to_string(opts.ringbuf_bytes) + ": " + errno_text(err));
+    bpf_program__set_autoload(skel->progs.handle_fault_sample, opts.page_faults);
+    if (int err = always_on__load(skel); err) {
+        throw UserError("cannot load the always-on BPF programs: " + errno_text(err) +
+                        " (run with --log-level debug for the verifier log)");
+    }
+
+    const std::string events_dir = util::ensure_tracefs();
+    if (opts.lifecycle) {
+        impl_->attach_tracepoint(skel->progs.handle_exec, events_dir, "sched", "sched_process_exec");
+        impl_->attach_tracepoint(skel->progs.handle_exit, events_dir, "sched", "sched_process_exit");
+    } else if (opts.oom) {
+        // OOM victims' cgroups arrive with their exit records.
+        impl_->attach_tracepoint(skel->progs.handle_exit, events_dir, "sched", "sched_process_exit");
+    }
+    if (opts.oom)
+        impl_->attach_tracepoint(skel->progs.handle_mark_victim, events_dir, "oom", "mark_victim");
+
+    if (opts.page_faults) {
+        fault_period_ = opts.fault_sample_period ? opts.fault_sample_period : kDefaultFaultSamplePeriod;
+        const int ncpu = libbpf_num_possible_cpus();
+        int attached = 0;
+        for (int cpu = 0; cpu < ncpu; ++cpu) {
+            util::UniqueFd fd(open_fault_counter(cpu, fault_period_));
+            if (!fd) {
+                if (errno != ENODEV) { // ENODEV: CPU possible but offline
+                    ++attach_failures_;
+                    spdlog::warn("page-fault sampling: perf_event_open on cpu {} failed: {}", cpu,
+                                 errno_text(errno));
+                }
+                continue;
+            }
+            bpf_link* link = bpf_program__attach_perf_event(skel->progs.handle_fault_sample, fd.get());
+            if (!link) {
+                ++attach_failures_;
+                spdlog::warn("page-fault sampling: attach on cpu {} failed: {}", cpu, errno_text(errno));
+                continue;
+            }
+            impl_->links.emplace_back(link);
+            impl_->perf_fds.push_back(std::move(fd));
+            ++attached;
+        }
+        if (attached == 0)
+            throw UserError("cannot sample page faults: perf_event_open(PERF_COUNT_SW_PAGE_FAULTS) failed on "
+                            "every CPU (need CAP_PERFMON); disable with kernel.page_faults.enabled: false");
+        spdlog::info("page-fault sampling on {} CPUs, one sample every {} faults per CPU", attached, fault_period_);
+    }
+
+    impl_->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_record, impl_.get(), nullptr));
+    if (!impl_->ring)
+        throw UserError("cannot open the BPF ring buffer: " + errno_text(errno));
+}
+
+AlwaysOnProbes::~AlwaysOnProbes() = default;
+
+int AlwaysOnProbes::poll(int timeout_ms)
+{
+    int n = ring_buffer__poll(impl_->ring.get(), timeout_ms);
+    return n == -EINTR ? 0 : n;
+}
+
+Counters AlwaysOnProbes::counters() const
+{
+    Counters total{};
+    const int ncpu = libbpf_num_possible_cpus();
+    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+    const int fd = bpf_map__fd(impl_->skel->maps.counters);
+    for (uint32_t i = 0; i < MEMSIGHT_CNT__MAX; ++i) {
+        if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0)
+            continue;
+        for (uint64_t v : per_cpu)
+            total[i] += v;
+    }
+    return total;
+}
+
+std::vector<FaultStack> AlwaysOnProbes::drain_faults()
+{
+    std::vector<FaultStack> out;
+    if (!fault_period_)
+        return out;
+    const int faults_fd = bpf_map__fd(impl_->skel->maps.faults);
+    const int stacks_fd = bpf_map__fd(impl_->skel->maps.stacks);
+
+    std::vector<memsight_fault_key> keys;
+    memsight_fault_key key{};
+    memsight_fault_key next{};
+    void* prev = nullptr;
+    while (bpf_map_get_next_key(faults_fd, prev, &next) == 0) {
+        keys.push_back(next);
+        key = next;
+        prev = &key;
+    }
+
+    std::set<int32_t> stack_ids;
+    std::array<uint64_t, MEMSIGHT_MAX_STACK_DEPTH> ips{};
+    for (const auto& k : keys) {
+        uint64_t samples = 0;
+        if (bpf_map_lookup_and_delete_elem(faults_fd, &k, &samples) != 0) {
+            // Kernels before 5.14 cannot look up and delete hash entries in one step.
+            if (bpf_map_lookup_elem(faults_fd, &k, &samples) != 0)
+                continue;
+            bpf_map_delete_elem(faults_fd, &k);
+        }
+        FaultStack fs;
+        fs.tgid = k.tgid;
+        fs.comm.assign(k.comm, strnlen(k.comm, sizeof(k.comm)));
+        fs.samples = samples;
+        if (k.user_stack_id >= 0) {
+            stack_ids.insert(k.user_stack_id);
+            ips.fill(0);
+            if (bpf_map_lookup_elem(stacks_fd, &k.user_stack_id, ips.data()) == 0) {
+                for (uint64_t ip : ips) {
+                    if (!ip)
+                        break;
+                    fs.user_stack.push_back(ip);
+                }
+            }
+        }
+        out.push_back(std::move(fs));
+    }
+    for (int32_t id : stack_ids)
+        bpf_map_delete_elem(stacks_fd, &id);
+    return out;
+}
+
+std::string libbpf_version()
+{
+    return std::to_string(libbpf_major_version()) + "." + std::to_string(libbpf_minor_version());
+}
+
+} // namespace memsight::loader

@@ -1,0 +1,66 @@
+#pragma once
+// Owner of the always-on BPF programs: loads the skeleton, attaches the tracepoints and the sampled
+// page-fault perf events, and hands out ring-buffer records, counters and the fault profile.
+#include "memsight/events.h"
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace memsight::loader {
+
+struct AlwaysOnOptions {
+    uint32_t ringbuf_bytes = 1u << 20;
+    bool lifecycle = true;          // sched_process_exec / sched_process_exit
+    bool oom = true;                // oom:mark_victim
+    bool page_faults = true;        // sampled software page-fault events
+    uint64_t fault_sample_period = 0; // 0 = kDefaultFaultSamplePeriod
+};
+
+// Faults per sample per CPU, chosen by measurement (docs/performance.md).
+inline constexpr uint64_t kDefaultFaultSamplePeriod = 1000;
+
+using Counters = std::array<uint64_t, MEMSIGHT_CNT__MAX>;
+
+struct FaultStack {
+    uint32_t tgid = 0;
+    std::string comm;
+    std::vector<uint64_t> user_stack; // innermost first; empty when the stack was lost
+    uint64_t samples = 0;
+};
+
+class AlwaysOnProbes {
+public:
+    // Raw ring-buffer record (starts with memsight_event_header).
+    using RecordHandler = std::function<void(const void* data, size_t size)>;
+
+    // Loads and attaches; throws UserError naming what is missing (capability, BTF, tracepoint).
+    AlwaysOnProbes(const AlwaysOnOptions& opts, RecordHandler handler);
+    ~AlwaysOnProbes();
+    AlwaysOnProbes(const AlwaysOnProbes&) = delete;
+    AlwaysOnProbes& operator=(const AlwaysOnProbes&) = delete;
+
+    // Waits up to timeout_ms for records and dispatches them on this thread. Returns records handled.
+    int poll(int timeout_ms);
+    // Kernel-side counters summed over CPUs.
+    Counters counters() const;
+    // Takes (and removes) the fault samples aggregated since the last drain.
+    std::vector<FaultStack> drain_faults();
+    uint64_t fault_sample_period() const { return fault_period_; }
+    // Programs that failed to attach in optional parts (e.g. perf events on some CPUs).
+    uint64_t attach_failures() const { return attach_failures_; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    uint64_t fault_period_ = 0;
+    uint64_t attach_failures_ = 0;
+};
+
+// "1.1" etc. of the libbpf linked in.
+std::string libbpf_version();
+
+} // namespace memsight::loader

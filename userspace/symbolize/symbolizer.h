@@ -1,0 +1,38 @@
+#pragma once
+// Names user-space addresses of a live process with elfutils (libdwfl): function+offset from the ELF
+// symbol tables (demangled), or module+offset when there is no symbol.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace memsight::symbolize {
+
+struct Frame {
+    std::string function; // demangled; empty when unknown
+    std::string module;   // file name of the mapping ("" when the address is not mapped)
+    uint64_t offset = 0;  // from the function start, or from the module base when function is empty
+    std::string to_string() const;
+};
+
+class ProcessSymbolizer {
+public:
+    // Reads /proc/PID/maps (files through /proc/PID/root). Throws UserError when the process is gone.
+    explicit ProcessSymbolizer(pid_t pid);
+    ~ProcessSymbolizer();
+    ProcessSymbolizer(const ProcessSymbolizer&) = delete;
+    ProcessSymbolizer& operator=(const ProcessSymbolizer&) = delete;
+
+    Frame symbolize(uint64_t ip);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    std::map<uint64_t, Frame> cache_;
+};
+
+std::string demangle(const char* name);
+
+} // namespace memsight::symbolize
