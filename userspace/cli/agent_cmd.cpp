@@ -36,6 +36,7 @@ int run_agent(const AgentArgs& args)
     const config::Config cfg = effective_config(args);
     set_log_level(cfg.log_level);
     const auto& stop = stop_flag();
+    exporter::check_bindable(cfg.listen); // fail fast, before loading BPF
 
     agent::Agent agent(cfg);
     auto collectable =

@@ -225,10 +225,6 @@ std::vector<MetricFamily> SnapshotCollectable::Collect() const
     return families;
 }
 
-namespace {
-
-// Binds the address once ourselves so that "in use" and "cannot assign" come out as one clear line
-// (civetweb only says that it failed).
 void check_bindable(const std::string& listen)
 {
     const auto colon = listen.rfind(':');
@@ -265,8 +261,6 @@ void check_bindable(const std::string& listen)
     if (rc != 0)
         throw UserError("cannot listen on " + listen + ": " + std::strerror(errno));
 }
-
-} // namespace
 
 MetricsServer::MetricsServer(const std::string& listen, const std::string& path,
                              std::shared_ptr<prometheus::Collectable> c)

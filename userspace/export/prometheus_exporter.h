@@ -32,6 +32,10 @@ private:
     mutable std::atomic<double> last_scrape_seconds_{0};
 };
 
+// Binds ADDR:PORT once and releases it, so that "in use" or "cannot assign" come out as one clear
+// UserError (civetweb only says that it failed). Call it before slow start-up work.
+void check_bindable(const std::string& listen);
+
 // The HTTP endpoint. Throws UserError with one line when the address is invalid or in use.
 class MetricsServer {
 public:

@@ -16,6 +16,9 @@ enum class CgroupVersion { V1, V2 };
 struct CgroupMount {
     CgroupVersion version = CgroupVersion::V2;
     std::string mount_point; // e.g. /sys/fs/cgroup/memory (v1) or /sys/fs/cgroup (v2)
+    // The hierarchy path mounted there (mountinfo field 4): "/" on a host; e.g. "/docker/<id>" when a
+    // container sees only its own subtree. read() strips it from /proc paths, path_for_id() prepends it.
+    std::string root = "/";
 };
 // Prefers a v1 mount with the "memory" super option; else a cgroup2 mount whose cgroup.controllers
 // lists memory (checked by the caller: this function only parses). nullopt when neither is mounted.

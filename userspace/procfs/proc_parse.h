@@ -52,4 +52,16 @@ std::vector<CgroupLine> parse_proc_cgroup(std::string_view text);
 // "memory" if there is one, else the v2 line ("0::"). nullopt when neither exists.
 std::optional<std::string> memory_cgroup_path(const std::vector<CgroupLine>& lines);
 
+// Small text helpers shared by the procfs and cgroupfs parsers (no allocation beyond the vectors).
+namespace text {
+// Strips spaces, tabs, '\r' and '\n' at both ends.
+std::string_view trim(std::string_view s);
+// The whole of `s` must be a decimal number that fits in 64 bits; nullopt otherwise.
+std::optional<uint64_t> parse_u64(std::string_view s);
+// Splits on `sep`, keeping empty pieces ("a,,b" -> "a", "", "b"; "" -> one empty piece).
+std::vector<std::string_view> split(std::string_view s, char sep);
+// Splits on runs of spaces and tabs, dropping empty pieces.
+std::vector<std::string_view> split_ws(std::string_view s);
+} // namespace text
+
 } // namespace memsight::procfs

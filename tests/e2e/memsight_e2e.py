@@ -1,0 +1,172 @@
+"""Shared helpers of the end-to-end tests: the real memsight binary, real scenario programs, real BPF.
+
+Each test file is run by ctest as `python3 <file>`; the environment gives the paths:
+  MEMSIGHT_BIN        the memsight binary
+  MEMSIGHT_SCENARIOS  the folder of the built scenario programs
+Privilege: the tests load BPF, so they need root. Without it they exit 77 (ctest: skipped) with the
+reason, except under MEMSIGHT_REQUIRE_BPF=1, where a skip is a failure.
+"""
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+MEMSIGHT = os.environ.get("MEMSIGHT_BIN", "memsight")
+SCENARIOS = os.environ.get("MEMSIGHT_SCENARIOS", ".")
+SKIP = 77
+
+
+def require_bpf_privilege():
+    """Exit 77 (skip) without root, or fail under MEMSIGHT_REQUIRE_BPF=1."""
+    if os.geteuid() == 0:
+        return
+    reason = "end-to-end tests load BPF programs and need root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
+    if os.environ.get("MEMSIGHT_REQUIRE_BPF") == "1":
+        print(f"FAIL: {reason}, and MEMSIGHT_REQUIRE_BPF=1 forbids skipping", file=sys.stderr)
+        sys.exit(1)
+    print(f"SKIP: {reason}", file=sys.stderr)
+    sys.exit(SKIP)
+
+
+def main():
+    """Runs the calling module's unittest tests after the privilege check."""
+    require_bpf_privilege()
+    unittest.main(verbosity=2)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scenario(name):
+    return os.path.join(SCENARIOS, name)
+
+
+def parse_metrics(text):
+    """Prometheus text format -> list of (name, {label: value}, float)."""
+    out = []
+    line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)')
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = line_re.match(line)
+        if not m:
+            continue
+        labels = dict(label_re.findall(m.group(3) or ""))
+        out.append((m.group(1), labels, float(m.group(4))))
+    return out
+
+
+def select(metrics, name, **labels):
+    return [(l, v) for n, l, v in metrics if n == name and all(l.get(k) == str(w) for k, w in labels.items())]
+
+
+class Agent:
+    """`memsight agent` on a free port, stopped with SIGTERM on exit. Logs go to a temp file."""
+
+    def __init__(self, *extra, config_text=None, interval="1s"):
+        self.port = free_port()
+        self.extra = list(extra)
+        self.interval = interval
+        self.config_text = config_text
+        self.proc = None
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="memsight-agent-", suffix=".log", delete=False)
+        self.config_path = None
+
+    def __enter__(self):
+        argv = [MEMSIGHT, "agent", "--listen", f"127.0.0.1:{self.port}", "--interval", self.interval]
+        if self.config_text is not None:
+            fd, self.config_path = tempfile.mkstemp(prefix="memsight-", suffix=".yaml")
+            with os.fdopen(fd, "w") as f:
+                f.write(self.config_text)
+            argv += ["--config", self.config_path]
+        self.proc = subprocess.Popen(argv + self.extra, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited with {self.proc.returncode}:\n{self.logs()}")
+            try:
+                self.scrape_text()
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"agent did not serve /metrics within 30 s:\n{self.logs()}")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.config_path:
+            os.unlink(self.config_path)
+        if exc[0] is not None:
+            print(f"--- agent log ---\n{self.logs()}", file=sys.stderr)
+        os.unlink(self.log.name)
+        return False
+
+    def logs(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    def scrape_text(self):
+        with urllib.request.urlopen(self.url, timeout=10) as r:
+            return r.read().decode()
+
+    def scrape(self):
+        return parse_metrics(self.scrape_text())
+
+    def wait_for(self, predicate, timeout=20, what="condition"):
+        """Scrapes until predicate(metrics) returns a truthy value; returns it."""
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            last = self.scrape()
+            got = predicate(last)
+            if got:
+                return got
+            time.sleep(0.5)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@contextlib.contextmanager
+def running(argv, ready_prefix="ready"):
+    """Starts a scenario that prints `ready <pid>` and waits for stdin EOF; yields (proc, pid)."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().split()
+        if not line or line[0] != ready_prefix:
+            raise AssertionError(f"{argv[0]} did not become ready: {line}")
+        yield proc, int(line[1])
+    finally:
+        if proc.poll() is None:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def status_kb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"{field} not in /proc/{pid}/status")
