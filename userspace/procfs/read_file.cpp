@@ -1,5 +1,7 @@
 #include "procfs/read_file.h"
 
+#include "util/fd.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -7,28 +9,10 @@
 #include <cerrno>
 
 namespace memsight::procfs {
-namespace {
-
-// Owns one file descriptor.
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
-} // namespace
 
 std::optional<std::string> read_file(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) return std::nullopt;
+    util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::nullopt;
     std::string content;
     std::array<char, 4096> buf{};
     for (;;) {
