@@ -142,7 +142,7 @@ TEST(CgroupFsRead, V1WithOomKillUsesHierarchicalTotals) {
     EXPECT_EQ(m->limit, 268435456u);
     EXPECT_EQ(m->peak, 268435456u);
     EXPECT_EQ(m->anon, 144703488u);  // total_rss, not rss
-    EXPECT_EQ(m->file, 54525952u);   // total_cache
+    EXPECT_EQ(m->file, 54525952u - 6291456u); // total_cache - total_shmem: kinds are disjoint
     EXPECT_EQ(m->shmem, 6291456u);   // total_shmem
     EXPECT_EQ(m->swap, 2097152u);    // total_swap
     EXPECT_EQ(m->working_set, 201326592u - 37748736u);
@@ -174,7 +174,7 @@ TEST(CgroupFsRead, V1FallsBackToLocalStatNames) {
     const auto m = CgroupFs({CgroupVersion::V1, tmp.path()}).read("/c");
     ASSERT_TRUE(m.has_value());
     EXPECT_EQ(m->anon, 600u);
-    EXPECT_EQ(m->file, 300u);
+    EXPECT_EQ(m->file, 250u); // cache - shmem
     EXPECT_EQ(m->shmem, 50u);
     EXPECT_EQ(m->swap, 7u);
     EXPECT_EQ(m->working_set, 900u);
@@ -192,7 +192,7 @@ TEST(CgroupFsRead, V2WithNumericLimit) {
     EXPECT_EQ(m->limit, 536870912u);
     EXPECT_EQ(m->peak, 530579456u);
     EXPECT_EQ(m->anon, 318767104u);
-    EXPECT_EQ(m->file, 83886080u);
+    EXPECT_EQ(m->file, 83886080u - 2097152u); // file - shmem
     EXPECT_EQ(m->shmem, 2097152u);
     EXPECT_EQ(m->swap, 8388608u);
     EXPECT_EQ(m->working_set, 412090368u - 62914560u);

@@ -1,7 +1,6 @@
 #include "agent/event_router.h"
 
 #include "memsight/events.h"
-#include "procfs/read_file.h"
 
 #include <cstring>
 
@@ -68,8 +67,8 @@ void EventRouter::handle(const void* data, size_t size)
             std::string comm;
             if (auto known = table_.find(pid))
                 comm = known->sample.comm;
-            else if (auto c = procfs::read_file("/proc/" + std::to_string(pid) + "/comm"))
-                comm = c->substr(0, c->find('\n'));
+            else if (auto s = scanner_.read_process(pid))
+                comm = s->comm;
             ooms_->on_mark_victim(*e, comm, scanner_.read_cgroup(pid), now);
         }
         break;

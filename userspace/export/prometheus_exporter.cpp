@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <set>
 
 namespace memsight::exporter {
 namespace {
@@ -22,12 +23,16 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
 
+// One metric family. A label set is emitted once: the first value wins, so callers pass entries in
+// priority order (e.g. a reused pid's larger exit first).
 class Family {
 public:
     Family(std::string name, std::string help, MetricType type) : f_{std::move(name), std::move(help), type, {}} {}
 
     void add(Labels labels, double value)
     {
+        if (!seen_.insert(labels).second)
+            return;
         ClientMetric m;
         m.label = std::move(labels);
         if (f_.type == MetricType::Counter)
@@ -46,6 +51,7 @@ public:
 
 private:
     MetricFamily f_;
+    std::set<Labels> seen_;
 };
 
 Labels process_labels(pid_t pid, const std::string& comm, const procfs::ContainerIdentity& id)

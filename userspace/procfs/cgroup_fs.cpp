@@ -99,6 +99,7 @@ std::optional<CgroupMemory> read_v1(const std::string& dir) {
     m.file = v1_stat(stat, "cache");
     m.shmem = v1_stat(stat, "shmem");
     m.swap = v1_stat(stat, "swap");
+    m.file = m.file > m.shmem ? m.file - m.shmem : 0; // cache counts shmem too: keep the kinds disjoint
     const uint64_t inactive_file = v1_stat(stat, "inactive_file");
     m.working_set = m.usage > inactive_file ? m.usage - inactive_file : 0;
     m.oom_kills = lookup(read_keyed(dir + "/memory.oom_control"), "oom_kill"); // kernels >= 4.13
@@ -116,6 +117,7 @@ std::optional<CgroupMemory> read_v2(const std::string& dir) {
     m.anon = lookup(stat, "anon").value_or(0);
     m.file = lookup(stat, "file").value_or(0);
     m.shmem = lookup(stat, "shmem").value_or(0);
+    m.file = m.file > m.shmem ? m.file - m.shmem : 0; // "file" counts shmem too: keep the kinds disjoint
     m.swap = read_number(dir + "/memory.swap.current").value_or(0);
     const uint64_t inactive_file = lookup(stat, "inactive_file").value_or(0);
     m.working_set = m.usage > inactive_file ? m.usage - inactive_file : 0;

@@ -36,7 +36,7 @@ struct CgroupMemory {
     std::optional<uint64_t> limit;  // v1 memory.limit_in_bytes, v2 memory.max; nullopt = unlimited
     uint64_t working_set = 0;  // usage - inactive_file (cAdvisor's definition), floored at 0
     uint64_t anon = 0;         // v1 total_rss (+ total_rss_huge is included in rss), v2 anon
-    uint64_t file = 0;         // v1 total_cache, v2 file
+    uint64_t file = 0;         // v1 total_cache, v2 file; minus shmem (both count it), so the kinds are disjoint
     uint64_t shmem = 0;        // v1 total_shmem, v2 shmem
     uint64_t swap = 0;         // v1 total_swap, v2 memory.swap.current (0 when absent)
     uint64_t peak = 0;         // v1 memory.max_usage_in_bytes, v2 memory.peak (0 when absent)
