@@ -8,8 +8,10 @@ PACKAGES=(
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config cmake make g++
   # libraries
   prometheus-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libdw-dev libyaml-cpp-dev nlohmann-json3-dev
+  libprotobuf-dev protobuf-compiler
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev python3 prometheus util-linux curl
+  libjemalloc-dev libgoogle-perftools-dev golang-go bpftrace
 )
 
 missing=()

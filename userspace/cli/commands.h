@@ -14,6 +14,8 @@ void add_oom_command(CLI::App& app, Runner& run);
 void add_top_command(CLI::App& app, Runner& run);
 void add_faults_command(CLI::App& app, Runner& run);
 void add_version_command(CLI::App& app, Runner& run);
+void add_leaks_command(CLI::App& app, Runner& run);
+void add_profile_command(CLI::App& app, Runner& run);
 
 // SIGINT/SIGTERM set the returned flag (installed once).
 const std::atomic<bool>& stop_flag();

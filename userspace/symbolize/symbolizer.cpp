@@ -79,10 +79,13 @@ Frame ProcessSymbolizer::symbolize(uint64_t ip)
     if (auto it = cache_.find(ip); it != cache_.end())
         return it->second;
     Frame f;
+    f.address = ip;
+    f.offset = ip;
     if (Dwfl_Module* mod = dwfl_addrmodule(impl_->dwfl, ip)) {
         Dwarf_Addr base = 0;
         const char* path = dwfl_module_info(mod, nullptr, &base, nullptr, nullptr, nullptr, nullptr, nullptr);
         f.module = basename_of(path);
+        f.module_offset = ip - base;
         GElf_Off sym_off = 0;
         GElf_Sym sym;
         const char* name = dwfl_module_addrinfo(mod, ip, &sym_off, &sym, nullptr, nullptr, nullptr);

@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Deep tier: uprobes on one process's allocator. Per (tgid, stack) weighted aggregates and the outstanding
+ * allocations live here; mmap-family calls made outside the allocator go to userspace through a ring buffer.
+ * Byte sampling: Poisson with mean interval `sample_bytes` (1 = every allocation), per-thread countdown. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "memsight/alloc_events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u64 sample_bytes = 1;
+const volatile __u64 page_size = 4096;
+
+#define MAP_ANONYMOUS 0x20
+#define MAP_FAILED ((__u64)-1)
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536); /* resized by the loader */
+    __type(key, struct memsight_alloc_key);
+    __type(value, struct memsight_alloc_info);
+} outstanding SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct memsight_site_key);
+    __type(value, struct memsight_site_stats);
+} sites SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_STACK_TRACE);
+    __uint(max_entries, 16384);
+    __uint(key_size, sizeof(__u32));
+    __uint(value_size, MEMSIGHT_ALLOC_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct memsight_alloc_entry_key);
+    __type(value, struct memsight_alloc_entry);
+} entries SEC(".maps");
+
+/* Per thread: allocator call depth (only the outermost call records) and the sampling countdown. */
+struct thread_state {
+    __u32 depth;
+    __u32 pad;
+    __s64 countdown;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, struct thread_state);
+} threads SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, MEMSIGHT_WEIGHT_TABLE_SIZE);
+    __type(key, __u32);
+    __type(value, __u32);
+} weight_table SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, MEMSIGHT_EXP_TABLE_SIZE);
+    __type(key, __u32);
+    __type(value, __u32);
+} exp_table SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 256 * 1024);
+} map_events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, MEMSIGHT_ACNT__MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} counters SEC(".maps");
+
+/* a * b overflows 64 bits. The barrier stops clang from turning the division into a 128-bit multiply,
+ * which BPF cannot call. */
+static __always_inline bool mul_overflows(__u64 a, __u64 b)
+{
+    if (!a)
+        return false;
+    __u64 limit = ~0ULL / a;
+    asm volatile("" : "+r"(limit));
+    return b > limit;
+}
+
+static __always_inline void count(__u32 idx)
+{
+    __u64 *v = bpf_map_lookup_elem(&counters, &idx);
+    if (v)
+        (*v)++;
+}
+
+static __always_inline struct thread_state *thread(__u32 tid)
+{
+    struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+    if (st)
+        return st;
+    struct thread_state init = {.countdown = -1}; /* -1: draw on first use */
+    bpf_map_update_elem(&threads, &tid, &init, BPF_NOEXIST);
+    return bpf_map_lookup_elem(&threads, &tid);
+}
+
+/* Next exponential gap with mean sample_bytes. */
+static __always_inline __s64 draw_gap(void)
+{
+    __u32 idx = bpf_get_prandom_u32() & (MEMSIGHT_EXP_TABLE_SIZE - 1);
+    __u32 *e = bpf_map_lookup_elem(&exp_table, &idx);
+    __u64 q = e ? *e : 65536;
+    return (__s64)((sample_bytes * q) >> 16) + 1;
+}
+
+/* Does an allocation of `size` bytes carry a sample? Exact mode: always. */
+static __always_inline bool take_sample(struct thread_state *st, __u64 size)
+{
+    if (sample_bytes <= 1)
+        return true;
+    if (st->countdown < 0)
+        st->countdown = draw_gap();
+    st->countdown -= (__s64)size;
+    if (st->countdown > 0)
+        return false;
+    st->countdown = draw_gap();
+    return true;
+}
+
+/* Unbiased weights of one sampled allocation: bytes = size / P(sampled), objects = 1 / P (in 1/1024). */
+static __always_inline void weights(__u64 size, __u64 *w_bytes, __u64 *w_count_q10)
+{
+    if (sample_bytes <= 1 || size == 0) {
+        *w_bytes = size;
+        *w_count_q10 = 1024;
+        return;
+    }
+    __u64 x_q10 = size * 1024 / sample_bytes;
+    if (x_q10 >= MEMSIGHT_WEIGHT_TABLE_SIZE) { /* P = 1 - e^-16: 1 within 1e-7 */
+        *w_bytes = size;
+        *w_count_q10 = 1024;
+        return;
+    }
+    __u32 idx = (__u32)x_q10;
+    __u32 *f = bpf_map_lookup_elem(&weight_table, &idx);
+    __u64 fq = f ? *f : 65536;
+    /* f(x) = x / P with x = size / T, so size / P = T * f(x). */
+    *w_bytes = (sample_bytes * fq) >> 16;
+    *w_count_q10 = *w_bytes * 1024 / size;
+}
+
+static __always_inline void site_add(__u32 tgid, __s32 stack_id, __u64 bytes, __u64 count_q10, bool freeing)
+{
+    struct memsight_site_key key = {.tgid = tgid, .stack_id = stack_id};
+    struct memsight_site_stats *s = bpf_map_lookup_elem(&sites, &key);
+    if (!s) {
+        struct memsight_site_stats zero = {};
+        if (bpf_map_update_elem(&sites, &key, &zero, BPF_NOEXIST) != 0 && !bpf_map_lookup_elem(&sites, &key)) {
+            count(MEMSIGHT_ACNT_LOST_SITES_FULL);
+            return;
+        }
+        s = bpf_map_lookup_elem(&sites, &key);
+        if (!s)
+            return;
+    }
+    if (freeing) {
+        __sync_fetch_and_add(&s->free_bytes, bytes);
+        __sync_fetch_and_add(&s->free_count_q10, count_q10);
+    } else {
+        __sync_fetch_and_add(&s->alloc_bytes, bytes);
+        __sync_fetch_and_add(&s->alloc_count_q10, count_q10);
+    }
+}
+
+/* A recorded block is released (free, realloc's old block, implicit free). */
+static __always_inline void release(__u32 tgid, __u64 addr)
+{
+    struct memsight_alloc_key key = {.tgid = tgid, .addr = addr};
+    struct memsight_alloc_info *info = bpf_map_lookup_elem(&outstanding, &key);
+    if (!info)
+        return; /* never sampled: one lookup, done */
+    site_add(tgid, info->stack_id, info->w_bytes, info->w_count_q10, true);
+    bpf_map_delete_elem(&outstanding, &key);
+    count(MEMSIGHT_ACNT_FREES_MATCHED);
+}
+
+static __always_inline void record(__u32 tgid, __u64 addr, __u64 size, __s32 stack_id)
+{
+    struct memsight_alloc_key key = {.tgid = tgid, .addr = addr};
+    if (bpf_map_lookup_elem(&outstanding, &key)) {
+        /* Returned again without a free we saw: it was freed by a path we do not probe. */
+        count(MEMSIGHT_ACNT_IMPLICIT_FREES);
+        release(tgid, addr);
+    }
+    struct memsight_alloc_info info = {.size = size, .ts_ns = bpf_ktime_get_ns(), .stack_id = stack_id};
+    weights(size, &info.w_bytes, &info.w_count_q10);
+    if (bpf_map_update_elem(&outstanding, &key, &info, BPF_NOEXIST) != 0) {
+        count(MEMSIGHT_ACNT_LOST_OUTSTANDING_FULL);
+        return; /* not counted in the site either, so live bytes stay consistent */
+    }
+    count(MEMSIGHT_ACNT_SAMPLED);
+    site_add(tgid, stack_id, info.w_bytes, info.w_count_q10, false);
+}
+
+/* The call site's stack, taken in the return probe: at function entry the callee has not pushed its frame
+ * pointer yet, so a frame-pointer walk there skips the immediate caller; after the return the chain is
+ * complete, and a caller that keeps no frame pointer itself (libstdc++'s operator new) is probed on its own. */
+static __always_inline __s32 site_stack(void *ctx)
+{
+    __s32 id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+    if (id < 0)
+        count(MEMSIGHT_ACNT_LOST_STACK);
+    return id;
+}
+
+/* Entry of an allocation function. `sample` decides by the requested size; invalid calls are followed to
+ * their return only to keep the depth balanced. */
+static __always_inline void enter(__u32 func, __u64 size, __u64 old_ptr, __u64 old_size, bool invalid,
+                                  bool force_sample)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)pid_tgid;
+    struct thread_state *st = thread(tid);
+    if (!st)
+        return;
+    __u32 depth = st->depth++;
+    if (depth != 0)
+        return; /* inside another allocator call: the outer one records */
+    count(MEMSIGHT_ACNT_ALLOC_CALLS);
+    struct memsight_alloc_entry e = {.size = size, .old_ptr = old_ptr, .old_size = old_size, .stack_id = -1};
+    if (invalid)
+        e.flags |= MEMSIGHT_ENTRY_F_INVALID;
+    else if (force_sample || take_sample(st, size))
+        e.flags |= MEMSIGHT_ENTRY_F_SAMPLED;
+    /* realloc must see its return even when the new block is not sampled: it frees the old one. */
+    if (!(e.flags & MEMSIGHT_ENTRY_F_SAMPLED) && !old_ptr)
+        return;
+    struct memsight_alloc_entry_key key = {.tid = tid, .func = func};
+    if (bpf_map_update_elem(&entries, &key, &e, BPF_ANY) != 0)
+        count(MEMSIGHT_ACNT_LOST_ENTRY_FULL);
+}
+
+/* Return of an allocation function: pops the depth and takes the entry if this was the outer call. */
+static __always_inline bool leave(__u32 func, struct memsight_alloc_entry *out)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+    if (st && st->depth > 0)
+        st->depth--;
+    if (st && st->depth != 0)
+        return false;
+    struct memsight_alloc_entry_key key = {.tid = tid, .func = func};
+    struct memsight_alloc_entry *e = bpf_map_lookup_elem(&entries, &key);
+    if (!e)
+        return false;
+    *out = *e;
+    bpf_map_delete_elem(&entries, &key);
+    return true;
+}
+
+static __always_inline void finish_alloc(void *ctx, __u32 func, __u64 ret)
+{
+    struct memsight_alloc_entry e;
+    if (!leave(func, &e))
+        return;
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (!ret) {
+        count(MEMSIGHT_ACNT_FAILED_ALLOCS);
+        return;
+    }
+    if (e.flags & MEMSIGHT_ENTRY_F_SAMPLED)
+        record(tgid, ret, e.size, site_stack(ctx));
+}
+
+/* ---- malloc-like: (size) ---- */
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, __u64 size) { enter(MEMSIGHT_FN_MALLOC, size, 0, 0, false, false); return 0; }
+SEC("uretprobe")
+int BPF_KRETPROBE(malloc_exit, __u64 ret) { finish_alloc(ctx, MEMSIGHT_FN_MALLOC, ret); return 0; }
+
+SEC("uprobe")
+int BPF_KPROBE(new_enter, __u64 size) { enter(MEMSIGHT_FN_NEW, size, 0, 0, false, false); return 0; }
+SEC("uretprobe")
+int BPF_KRETPROBE(new_exit, __u64 ret) { finish_alloc(ctx, MEMSIGHT_FN_NEW, ret); return 0; }
+
+SEC("uprobe")
+int BPF_KPROBE(valloc_enter, __u64 size) { enter(MEMSIGHT_FN_VALLOC, size, 0, 0, false, false); return 0; }
+SEC("uretprobe")
+int BPF_KRETPROBE(valloc_exit, __u64 ret) { finish_alloc(ctx, MEMSIGHT_FN_VALLOC, ret); return 0; }
+
+/* pvalloc rounds the size up to a whole page. */
+SEC("uprobe")
+int BPF_KPROBE(pvalloc_enter, __u64 size)
+{
+    __u64 rounded = (size + page_size - 1) & ~(page_size - 1);
+    enter(MEMSIGHT_FN_PVALLOC, rounded ? rounded : page_size, 0, 0, false, false);
+    return 0;
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(pvalloc_exit, __u64 ret) { finish_alloc(ctx, MEMSIGHT_FN_PVALLOC, ret); return 0; }
+
+/* ---- (alignment, size) ---- */
+SEC("uprobe")
+int BPF_KPROBE(aligned_alloc_enter, __u64 align, __u64 size)
+{
+    enter(MEMSIGHT_FN_ALIGNED_ALLOC, size, 0, 0, false, false);
+    return 0;
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(aligned_alloc_exit, __u64 ret) { finish_alloc(ctx, MEMSIGHT_FN_ALIGNED_ALLOC, ret); return 0; }
+
+SEC("uprobe")
+int BPF_KPROBE(memalign_enter, __u64 align, __u64 size)
+{
+    enter(MEMSIGHT_FN_MEMALIGN, size, 0, 0, false, false);
+    return 0;
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(memalign_exit, __u64 ret) { finish_alloc(ctx, MEMSIGHT_FN_MEMALIGN, ret); return 0; }
+
+/* ---- calloc(nmemb, size): an overflowing product allocates nothing ---- */
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, __u64 nmemb, __u64 size)
+{
+    bool overflow = mul_overflows(nmemb, size);
+    enter(MEMSIGHT_FN_CALLOC, overflow ? 0 : nmemb * size, 0, 0, overflow, false);
+    return 0;
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(calloc_exit, __u64 ret) { finish_alloc(ctx, MEMSIGHT_FN_CALLOC, ret); return 0; }
+
+/* ---- realloc(p, n): frees p only when it succeeds; realloc(p, 0) frees p and returns NULL (glibc);
+ * realloc(NULL, n) is malloc(n). ---- */
+static __always_inline void finish_realloc(void *ctx, __u32 func, __u64 ret)
+{
+    struct memsight_alloc_entry e;
+    if (!leave(func, &e))
+        return;
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (e.flags & MEMSIGHT_ENTRY_F_INVALID) {
+        count(MEMSIGHT_ACNT_FAILED_ALLOCS);
+        return;
+    }
+    if (!ret) {
+        if (e.size == 0 && e.old_ptr)
+            release(tgid, e.old_ptr); /* realloc(p, 0) freed p */
+        else
+            count(MEMSIGHT_ACNT_FAILED_ALLOCS); /* failed: p is untouched */
+        return;
+    }
+    if (e.old_ptr)
+        release(tgid, e.old_ptr);
+    if (e.flags & MEMSIGHT_ENTRY_F_SAMPLED)
+        record(tgid, ret, e.size, site_stack(ctx));
+}
+
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
+{
+    enter(MEMSIGHT_FN_REALLOC, size, ptr, 0, false, false);
+    return 0;
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(realloc_exit, __u64 ret) { finish_realloc(ctx, MEMSIGHT_FN_REALLOC, ret); return 0; }
+
+SEC("uprobe")
+int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 nmemb, __u64 size)
+{
+    bool overflow = mul_overflows(nmemb, size);
+    enter(MEMSIGHT_FN_REALLOCARRAY, overflow ? 0 : nmemb * size, ptr, 0, overflow, false);
+    return 0;
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(reallocarray_exit, __u64 ret) { finish_realloc(ctx, MEMSIGHT_FN_REALLOCARRAY, ret); return 0; }
+
+/* ---- posix_memalign(memptr, align, size): returns 0 and stores the block in *memptr ---- */
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
+{
+    enter(MEMSIGHT_FN_POSIX_MEMALIGN, size, memptr, 0, false, false);
+    return 0;
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(posix_memalign_exit, int ret)
+{
+    struct memsight_alloc_entry e;
+    if (!leave(MEMSIGHT_FN_POSIX_MEMALIGN, &e))
+        return 0;
+    if (ret != 0) {
+        count(MEMSIGHT_ACNT_FAILED_ALLOCS);
+        return 0;
+    }
+    __u64 addr = 0;
+    if (bpf_probe_read_user(&addr, sizeof(addr), (void *)e.old_ptr) != 0 || !addr)
+        return 0;
+    if (e.flags & MEMSIGHT_ENTRY_F_SAMPLED)
+        record(bpf_get_current_pid_tgid() >> 32, addr, e.size, site_stack(ctx));
+    return 0;
+}
+
+/* ---- free(p), operator delete(p, ...) ---- */
+SEC("uprobe")
+int BPF_KPROBE(free_enter, __u64 ptr)
+{
+    if (!ptr)
+        return 0;
+    count(MEMSIGHT_ACNT_FREE_CALLS);
+    release(bpf_get_current_pid_tgid() >> 32, ptr);
+    return 0;
+}
+
+/* ---- mmap family, outside the allocator only: to userspace ---- */
+static __always_inline bool inside_allocator(void)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+    return st && st->depth > 0;
+}
+
+static __always_inline void emit_map(__u32 type, __u64 addr, __u64 len, __u64 old_addr, __u64 old_len, __s32 stack)
+{
+    struct memsight_map_event *ev = bpf_ringbuf_reserve(&map_events, sizeof(*ev), 0);
+    if (!ev) {
+        count(MEMSIGHT_ACNT_LOST_RINGBUF_FULL);
+        return;
+    }
+    ev->type = type;
+    ev->tgid = bpf_get_current_pid_tgid() >> 32;
+    ev->ts_ns = bpf_ktime_get_ns();
+    ev->addr = addr;
+    ev->len = len;
+    ev->old_addr = old_addr;
+    ev->old_len = old_len;
+    ev->stack_id = stack;
+    ev->pad = 0;
+    bpf_ringbuf_submit(ev, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len, int prot, int flags)
+{
+    if (inside_allocator() || !(flags & MAP_ANONYMOUS))
+        return 0;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct memsight_alloc_entry e = {.size = len, .stack_id = -1};
+    struct memsight_alloc_entry_key key = {.tid = tid, .func = MEMSIGHT_FN_MMAP};
+    if (bpf_map_update_elem(&entries, &key, &e, BPF_ANY) != 0)
+        count(MEMSIGHT_ACNT_LOST_ENTRY_FULL);
+    return 0;
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(mmap_exit, __u64 ret)
+{
+    struct memsight_alloc_entry_key key = {.tid = (__u32)bpf_get_current_pid_tgid(), .func = MEMSIGHT_FN_MMAP};
+    struct memsight_alloc_entry *e = bpf_map_lookup_elem(&entries, &key);
+    if (!e)
+        return 0;
+    if (ret == MAP_FAILED)
+        count(MEMSIGHT_ACNT_FAILED_ALLOCS);
+    else
+        emit_map(MEMSIGHT_MAP_MMAP, ret, e->size, 0, 0, site_stack(ctx));
+    bpf_map_delete_elem(&entries, &key);
+    return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(munmap_enter, __u64 addr, __u64 len)
+{
+    if (!inside_allocator())
+        emit_map(MEMSIGHT_MAP_MUNMAP, addr, len, 0, 0, -1);
+    return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mremap_enter, __u64 old_addr, __u64 old_len, __u64 new_len)
+{
+    if (inside_allocator())
+        return 0;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct memsight_alloc_entry e = {.size = new_len, .old_ptr = old_addr, .old_size = old_len, .stack_id = -1};
+    struct memsight_alloc_entry_key key = {.tid = tid, .func = MEMSIGHT_FN_MREMAP};
+    if (bpf_map_update_elem(&entries, &key, &e, BPF_ANY) != 0)
+        count(MEMSIGHT_ACNT_LOST_ENTRY_FULL);
+    return 0;
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(mremap_exit, __u64 ret)
+{
+    struct memsight_alloc_entry_key key = {.tid = (__u32)bpf_get_current_pid_tgid(), .func = MEMSIGHT_FN_MREMAP};
+    struct memsight_alloc_entry *e = bpf_map_lookup_elem(&entries, &key);
+    if (!e)
+        return 0;
+    if (ret == MAP_FAILED)
+        count(MEMSIGHT_ACNT_FAILED_ALLOCS);
+    else
+        emit_map(MEMSIGHT_MAP_MREMAP, ret, e->size, e->old_ptr, e->old_size, -1);
+    bpf_map_delete_elem(&entries, &key);
+    return 0;
+}

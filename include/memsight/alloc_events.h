@@ -1,0 +1,110 @@
+/* The ABI between the deep-tier BPF programs (bpf/alloc.bpf.c) and userspace: map keys and values,
+ * ring-buffer records for mmap-family calls, counter indices. C only; keep it stable. */
+#ifndef MEMSIGHT_ALLOC_EVENTS_H
+#define MEMSIGHT_ALLOC_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Allocation functions; entry state is keyed by (thread, function) so that an allocator calling another
+ * probed function (malloc -> mmap, operator new -> malloc) never clobbers the outer call. */
+enum memsight_alloc_func {
+    MEMSIGHT_FN_MALLOC = 1,
+    MEMSIGHT_FN_CALLOC,
+    MEMSIGHT_FN_REALLOC,
+    MEMSIGHT_FN_REALLOCARRAY,
+    MEMSIGHT_FN_POSIX_MEMALIGN,
+    MEMSIGHT_FN_ALIGNED_ALLOC,
+    MEMSIGHT_FN_MEMALIGN,
+    MEMSIGHT_FN_VALLOC,
+    MEMSIGHT_FN_PVALLOC,
+    MEMSIGHT_FN_NEW,
+    MEMSIGHT_FN_MMAP,
+    MEMSIGHT_FN_MREMAP,
+    MEMSIGHT_FN__MAX,
+};
+
+struct memsight_alloc_entry_key {
+    __u32 tid;
+    __u32 func;
+};
+
+/* What an allocation function's entry saw, for its return probe. */
+struct memsight_alloc_entry {
+    __u64 size;     /* requested bytes (after overflow checks) */
+    __u64 old_ptr;  /* realloc/reallocarray: the block being resized; posix_memalign: memptr; mremap: old addr */
+    __u64 old_size; /* mremap: old length */
+    __s32 stack_id; /* unused: stacks are taken at return */
+    __u32 flags;    /* MEMSIGHT_ENTRY_F_* */
+};
+#define MEMSIGHT_ENTRY_F_SAMPLED 1u /* record the result (sampled, or exact mode) */
+#define MEMSIGHT_ENTRY_F_INVALID 2u /* the call cannot allocate (calloc/reallocarray overflow) */
+
+/* Outstanding (sampled) allocation, keyed by (tgid, address). Weights are the unbiased estimates this
+ * one sample stands for: bytes, and objects in 1/1024 units. */
+struct memsight_alloc_key {
+    __u32 tgid;
+    __u32 pad;
+    __u64 addr;
+};
+struct memsight_alloc_info {
+    __u64 size;
+    __u64 ts_ns;
+    __u64 w_bytes;
+    __u64 w_count_q10;
+    __s32 stack_id;
+    __u32 pad;
+};
+
+/* Per (tgid, stack) aggregates, weighted like the outstanding allocations. live = alloc - free. */
+struct memsight_site_key {
+    __u32 tgid;
+    __s32 stack_id;
+};
+struct memsight_site_stats {
+    __u64 alloc_bytes;
+    __u64 alloc_count_q10;
+    __u64 free_bytes;
+    __u64 free_count_q10;
+};
+
+/* mmap-family calls made outside the allocator go to userspace, which keeps exact interval maps
+ * (partial munmap, mremap). */
+enum memsight_map_event_type {
+    MEMSIGHT_MAP_MMAP = 1,
+    MEMSIGHT_MAP_MUNMAP,
+    MEMSIGHT_MAP_MREMAP,
+};
+struct memsight_map_event {
+    __u32 type;
+    __u32 tgid;
+    __u64 ts_ns;
+    __u64 addr;     /* mmap: result; munmap: addr; mremap: new address */
+    __u64 len;      /* mmap/munmap length; mremap: new length */
+    __u64 old_addr; /* mremap */
+    __u64 old_len;  /* mremap */
+    __s32 stack_id; /* mmap, mremap */
+    __u32 pad;
+};
+
+enum memsight_alloc_counter {
+    MEMSIGHT_ACNT_ALLOC_CALLS = 0,   /* allocation calls seen (outermost) */
+    MEMSIGHT_ACNT_FREE_CALLS,        /* free/delete calls with a non-NULL pointer */
+    MEMSIGHT_ACNT_SAMPLED,           /* allocations recorded */
+    MEMSIGHT_ACNT_FREES_MATCHED,     /* frees of recorded allocations */
+    MEMSIGHT_ACNT_IMPLICIT_FREES,    /* an address returned again without a seen free */
+    MEMSIGHT_ACNT_FAILED_ALLOCS,     /* NULL / MAP_FAILED / error results */
+    MEMSIGHT_ACNT_LOST_OUTSTANDING_FULL,
+    MEMSIGHT_ACNT_LOST_SITES_FULL,
+    MEMSIGHT_ACNT_LOST_STACK,
+    MEMSIGHT_ACNT_LOST_ENTRY_FULL,
+    MEMSIGHT_ACNT_LOST_RINGBUF_FULL,
+    MEMSIGHT_ACNT__MAX,
+};
+
+#define MEMSIGHT_ALLOC_STACK_DEPTH 64
+#define MEMSIGHT_WEIGHT_TABLE_SIZE 16384 /* f(x) = x / (1 - e^-x) for x = i / 1024, in 1/65536 units */
+#define MEMSIGHT_EXP_TABLE_SIZE 1024     /* -ln((i + 0.5) / 1024), in 1/65536 units */
+
+#endif

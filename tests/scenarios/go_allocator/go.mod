@@ -1,0 +1,3 @@
+module memsight/tests/scenarios/go_allocator
+
+go 1.19

@@ -1,0 +1,172 @@
+#include "deep/session.h"
+
+#include "deep/allocators.h"
+#include "procfs/proc_parse.h"
+#include "procfs/read_file.h"
+#include "util/error.h"
+
+#include <spdlog/spdlog.h>
+#include <time.h>
+
+#include <map>
+
+namespace memsight::deep {
+namespace {
+
+std::optional<procfs::ProcStat> stat_of(pid_t pid)
+{
+    auto text = procfs::read_file("/proc/" + std::to_string(pid) + "/stat");
+    return text ? procfs::parse_stat(*text) : std::nullopt;
+}
+
+uint64_t now_ns()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+} // namespace
+
+Session::Session(const SessionOptions& opts)
+{
+    loader::AllocProbeOptions po;
+    po.sample_bytes = opts.sample_bytes;
+    po.max_outstanding = opts.max_outstanding;
+    probes_ = std::make_unique<loader::AllocProbes>(po, [this](const memsight_map_event& ev) {
+        switch (ev.type) {
+        case MEMSIGHT_MAP_MMAP: regions_.on_mmap(ev.tgid, ev.addr, ev.len, ev.stack_id, ev.ts_ns); break;
+        case MEMSIGHT_MAP_MUNMAP: regions_.on_munmap(ev.tgid, ev.addr, ev.len); break;
+        case MEMSIGHT_MAP_MREMAP:
+            regions_.on_mremap(ev.tgid, ev.old_addr, ev.old_len, ev.addr, ev.len, ev.ts_ns);
+            break;
+        default: break;
+        }
+    });
+    std::string refusals;
+    for (pid_t pid : opts.pids) {
+        targets_.push_back(attach_process(pid));
+        const auto& t = targets_.back();
+        if (t.refused)
+            refusals += (refusals.empty() ? "" : "; ") + t.refusal;
+    }
+    if (traced_pids().empty())
+        throw UserError(refusals.empty() ? "no process to trace" : refusals);
+}
+
+TargetReport Session::attach_process(pid_t pid)
+{
+    TargetReport t;
+    t.pid = pid;
+    const auto st = stat_of(pid);
+    if (!st) {
+        t.refused = true;
+        t.refusal = "no such process: " + std::to_string(pid);
+        return t;
+    }
+    t.comm = st->comm;
+    ProcessAllocators found;
+    try {
+        found = detect_allocators(pid);
+    } catch (const UserError& e) {
+        t.refused = true;
+        t.refusal = e.what();
+        return t;
+    }
+    if (found.is_go) {
+        t.refused = true;
+        t.refusal = "pid " + std::to_string(pid) + " (" + t.comm + ") is a Go program (" + found.go_reason +
+                    "): the deep tier never puts uretprobes on Go binaries because Go moves goroutine stacks and "
+                    "they would crash it; the always-on tier (memsight agent, memsight faults) still covers it";
+        return t;
+    }
+    t.active = found.active;
+    for (const auto& obj : found.objects) {
+        std::string names;
+        for (const auto& sym : obj.symbols) {
+            if (!loader::AllocProbes::is_probed_symbol(sym.name))
+                continue;
+            std::string error;
+            if (probes_->attach(pid, obj.host_path, sym.name, sym.file_offset, error))
+                names += (names.empty() ? "" : ", ") + sym.name;
+            else
+                t.attach_errors.push_back(obj.path + ":" + sym.name + ": " + error);
+        }
+        if (!names.empty())
+            t.hooked.push_back(obj.kind + " " + obj.path + ": " + names);
+        for (const auto& m : obj.missing)
+            t.missing.push_back(obj.kind + ": " + m);
+    }
+    if (t.hooked.empty()) {
+        t.refused = true;
+        t.refusal = "pid " + std::to_string(pid) + " (" + t.comm + "): no allocator functions found to probe";
+        return t;
+    }
+    start_times_.insert({pid, st->starttime_ticks});
+    return t;
+}
+
+std::vector<pid_t> Session::traced_pids() const
+{
+    std::vector<pid_t> out;
+    for (const auto& [pid, start] : start_times_)
+        out.push_back(pid);
+    return out;
+}
+
+void Session::poll(int timeout_ms) { probes_->poll(timeout_ms); }
+
+bool Session::all_gone() const
+{
+    for (const auto& [pid, start] : start_times_) {
+        const auto st = stat_of(pid);
+        if (st && st->starttime_ticks == start && st->state != 'Z' && st->state != 'X')
+            return false;
+    }
+    return true;
+}
+
+std::vector<SiteReading> Session::read() const
+{
+    std::map<std::pair<uint32_t, int32_t>, SiteReading> heap;
+    for (const auto& s : probes_->sites()) {
+        auto& r = heap[{s.tgid, s.stack_id}];
+        r.tgid = s.tgid;
+        r.stack_id = s.stack_id;
+        r.alloc_bytes = static_cast<double>(s.stats.alloc_bytes);
+        r.alloc_count = static_cast<double>(s.stats.alloc_count_q10) / 1024.0;
+        r.free_bytes = static_cast<double>(s.stats.free_bytes);
+        r.free_count = static_cast<double>(s.stats.free_count_q10) / 1024.0;
+        r.live_bytes = r.alloc_bytes - r.free_bytes;
+        r.live_count = r.alloc_count - r.free_count;
+    }
+    const uint64_t now = now_ns();
+    for (const auto& o : probes_->outstanding()) {
+        auto it = heap.find({o.tgid, o.info.stack_id});
+        if (it == heap.end())
+            continue;
+        it->second.ages_s.push_back(static_cast<double>(now - std::min<uint64_t>(now, o.info.ts_ns)) / 1e9);
+        it->second.weights.push_back(static_cast<double>(o.info.w_bytes));
+    }
+    std::vector<SiteReading> out;
+    for (auto& [key, r] : heap)
+        out.push_back(std::move(r));
+    for (const auto& m : regions_.sites()) {
+        SiteReading r;
+        r.tgid = m.tgid;
+        r.stack_id = m.stack_id;
+        r.mmap = true;
+        r.live_bytes = static_cast<double>(m.live_bytes);
+        r.live_count = static_cast<double>(m.live_regions);
+        r.alloc_bytes = static_cast<double>(m.mapped_bytes);
+        r.free_bytes = static_cast<double>(m.unmapped_bytes);
+        for (uint64_t ts : m.region_ts_ns) {
+            r.ages_s.push_back(static_cast<double>(now - std::min<uint64_t>(now, ts)) / 1e9);
+            r.weights.push_back(0);
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+} // namespace memsight::deep

@@ -1,0 +1,43 @@
+#include "deep/site_names.h"
+
+#include <array>
+#include <string_view>
+
+namespace memsight::deep {
+namespace {
+
+bool starts_with_any(std::string_view s, std::initializer_list<std::string_view> prefixes)
+{
+    for (auto p : prefixes) {
+        if (s.substr(0, p.size()) == p)
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+bool is_runtime_frame(const symbolize::Frame& f)
+{
+    if (starts_with_any(f.module, {"libc.so", "libc-", "libstdc++.so", "libjemalloc.so", "libtcmalloc", "libmimalloc",
+                                   "ld-linux", "libgcc_s.so"}))
+        return true;
+    const std::string_view fn = f.function;
+    if (fn == "malloc" || fn == "calloc" || fn == "realloc" || fn == "reallocarray" || fn == "free" ||
+        fn == "posix_memalign" || fn == "aligned_alloc" || fn == "memalign" || fn == "valloc" || fn == "pvalloc" ||
+        fn == "mmap" || fn == "mmap64" || fn == "mremap" || fn == "munmap")
+        return true;
+    return starts_with_any(fn, {"operator new", "operator delete", "__libc_", "_int_", "je_", "tc_", "mi_",
+                                "tcmalloc::", "std::", "__gnu_cxx::", "__mmap", "__munmap", "__mremap"});
+}
+
+size_t site_index(const std::vector<symbolize::Frame>& stack)
+{
+    for (size_t i = 0; i < stack.size(); ++i) {
+        if (!is_runtime_frame(stack[i]))
+            return i;
+    }
+    return stack.empty() ? 0 : stack.size() - 1;
+}
+
+} // namespace memsight::deep

@@ -1,0 +1,16 @@
+#pragma once
+// Names a call site by its first frame outside the allocator and the language runtime.
+#include "symbolize/symbolizer.h"
+
+#include <string>
+#include <vector>
+
+namespace memsight::deep {
+
+// Frames of the allocator or runtime: allocator libraries and libc/libstdc++ by module, and by name the
+// malloc family, operator new/delete and the C++ standard library's templates instantiated in user code.
+bool is_runtime_frame(const symbolize::Frame& f);
+// Index of the first frame (innermost first) that is not a runtime frame; the last frame when all are.
+size_t site_index(const std::vector<symbolize::Frame>& stack);
+
+} // namespace memsight::deep

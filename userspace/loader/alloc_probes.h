@@ -1,0 +1,78 @@
+#pragma once
+// Owner of the deep-tier BPF object: uprobes on one process's allocator functions, in-kernel per-site
+// aggregates and outstanding allocations, and a ring buffer of mmap-family calls.
+#include "memsight/alloc_events.h"
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace memsight::loader {
+
+struct AllocProbeOptions {
+    uint64_t sample_bytes = 1;          // mean bytes between samples; 1 = every allocation (exact)
+    uint32_t max_outstanding = 1u << 20; // outstanding-allocation map entries
+};
+
+using AllocCounters = std::array<uint64_t, MEMSIGHT_ACNT__MAX>;
+
+struct SiteStats {
+    uint32_t tgid = 0;
+    int32_t stack_id = -1;
+    memsight_site_stats stats{};
+};
+
+struct Outstanding {
+    uint32_t tgid = 0;
+    uint64_t addr = 0;
+    memsight_alloc_info info{};
+};
+
+class AllocProbes {
+public:
+    using MapEventHandler = std::function<void(const memsight_map_event&)>;
+
+    // Loads the object (no probes attached yet). Throws UserError on missing capability or BTF.
+    AllocProbes(const AllocProbeOptions& opts, MapEventHandler on_map_event);
+    ~AllocProbes();
+    AllocProbes(const AllocProbes&) = delete;
+    AllocProbes& operator=(const AllocProbes&) = delete;
+
+    // Attaches the probe for `symbol` (malloc, free, _Znwm, ...) at `file_offset` of `binary` (a path the
+    // agent can open, e.g. /proc/PID/root/usr/lib/.../libc.so.6) for process `pid` only. Returns false and
+    // fills `error` when the symbol is not one memsight probes or the kernel refused.
+    bool attach(pid_t pid, const std::string& binary, const std::string& symbol, uint64_t file_offset,
+                std::string& error);
+    size_t attached_links() const;
+    // Detaches every probe of `pid` (its uprobes are gone with it when it exits; this frees the links).
+    void detach(pid_t pid);
+
+    static bool is_probed_symbol(const std::string& symbol);
+
+    int poll(int timeout_ms);
+    AllocCounters counters() const;
+    std::vector<SiteStats> sites() const;
+    std::vector<Outstanding> outstanding() const;
+    // Frames of a stack id, innermost first; empty when unknown.
+    std::vector<uint64_t> stack(int32_t id) const;
+    uint64_t sample_bytes() const { return sample_bytes_; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    uint64_t sample_bytes_;
+};
+
+// Tables the BPF program uses for weights and exponential gaps (exposed for tests).
+// weight_table[i] = f(i/1024) * 65536 with f(x) = x / (1 - e^-x) (f(0) = 1).
+std::vector<uint32_t> make_weight_table();
+// exp_table[i] = -ln((i + 0.5) / 1024) * 65536, scaled so that the mean is exactly 1.
+std::vector<uint32_t> make_exp_table();
+
+} // namespace memsight::loader
