@@ -43,6 +43,9 @@ void expect_same(const Config &a, const Config &b) {
     EXPECT_EQ(a.ringbuf_bytes, b.ringbuf_bytes);
     EXPECT_EQ(a.page_faults_enabled, b.page_faults_enabled);
     EXPECT_EQ(a.page_fault_sample_period, b.page_fault_sample_period);
+    EXPECT_EQ(a.deep_sample_bytes, b.deep_sample_bytes);
+    EXPECT_EQ(a.deep_top_sites, b.deep_top_sites);
+    EXPECT_EQ(a.deep_max_duration, b.deep_max_duration);
     EXPECT_TRUE(a == b);
 }
 
@@ -270,7 +273,7 @@ TEST(ConfigErrors, UnknownTopLevelKey) {
                        "log_level: info\n"
                        "intervall: 10s\n"),
               "memsight.yaml:7: unknown key 'intervall' (known: profile, listen, metrics_path, interval, log_level, "
-              "processes, exit_peaks, oom, kernel)");
+              "processes, exit_peaks, oom, kernel, deep)");
 }
 
 TEST(ConfigErrors, UnknownNestedKey) {
@@ -536,7 +539,29 @@ TEST(ConfigEmbedded, SetsEveryKeyExplicitly) {
     EXPECT_TRUE(n["kernel"]["ringbuf_bytes"].IsScalar());
     EXPECT_TRUE(n["kernel"]["page_faults"]["enabled"].IsScalar());
     EXPECT_TRUE(n["kernel"]["page_faults"]["sample_period"].IsScalar());
+    EXPECT_TRUE(n["deep"]["sample_bytes"].IsScalar());
+    EXPECT_TRUE(n["deep"]["top_sites"].IsScalar());
+    EXPECT_TRUE(n["deep"]["max_duration"].IsScalar());
     EXPECT_EQ(n["profile"].Scalar(), "prod");
+}
+
+TEST(ConfigDeep, KeysOverrideAndAreRangeChecked) {
+    const Config c = load_yaml("deep:\n  sample_bytes: 1\n  top_sites: 3\n  max_duration: 30s\n", "d.yaml");
+    EXPECT_EQ(c.deep_sample_bytes, 1u);
+    EXPECT_EQ(c.deep_top_sites, 3u);
+    EXPECT_EQ(c.deep_max_duration, std::chrono::seconds(30));
+    try {
+        load_yaml("deep:\n  top_sites: 0\n", "d.yaml");
+        FAIL() << "top_sites 0 accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()).rfind("d.yaml:2: deep.top_sites: ", 0), 0u) << e.what();
+    }
+    try {
+        load_yaml("deep:\n  budget: 2\n", "d.yaml");
+        FAIL() << "unknown key accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()).rfind("d.yaml:2: unknown key 'budget' in deep", 0), 0u) << e.what();
+    }
 }
 
 TEST(ConfigEmbedded, EveryKeyIsDocumented) {
@@ -554,7 +579,7 @@ TEST(ConfigEmbedded, EveryKeyIsDocumented) {
         }
         previous = line;
     }
-    EXPECT_EQ(keys, 19); // 14 settings and 5 section headers (kernel.page_faults included)
+    EXPECT_EQ(keys, 23); // 17 settings and 6 section headers (kernel.page_faults included)
 }
 
 // ---------------------------------------------------------------- files

@@ -52,9 +52,37 @@ void Agent::scan_once()
     // in-kernel maps keep room and the counters stay meaningful.
     probes_->drain_faults();
     const double secs = std::chrono::duration<double>(analysis::Clock::now() - start).count();
+
+    std::vector<analysis::HeapSite> heap;
+    loader::AllocCounters deep_live{};
+    bool ended = false;
+    if (deep_) {
+        deep_->sample();
+        heap = deep_->top_sites();
+        deep_live = deep_->counters();
+        ended = deep_->finished();
+    }
     std::lock_guard lock(mu_);
     containers_ = std::move(containers);
     scan_seconds_ = secs;
+    heap_sites_ = std::move(heap);
+    deep_counters_live_ = deep_live;
+    deep_running_ = deep_ && !ended;
+    if (ended) {
+        spdlog::info("deep tier: session ended (time limit or every process exited)");
+        for (size_t i = 0; i < deep_counters_.size(); ++i)
+            deep_counters_[i] += deep_live[i];
+        deep_counters_live_ = {};
+        heap_sites_.clear();
+        deep_.reset();
+    }
+}
+
+void Agent::watch(const std::vector<pid_t>& pids)
+{
+    deep_ = std::make_unique<DeepWatch>(pids, cfg_);
+    std::lock_guard lock(mu_);
+    deep_running_ = true;
 }
 
 void Agent::run(const std::atomic<bool>& stop)
@@ -68,6 +96,8 @@ void Agent::run(const std::atomic<bool>& stop)
             if (next < analysis::Clock::now())
                 next = analysis::Clock::now() + cfg_.interval;
         }
+        if (deep_)
+            deep_->poll();
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     pump_thread.join();
@@ -93,6 +123,10 @@ analysis::AgentSnapshot Agent::snapshot() const
     std::lock_guard lock(mu_);
     s.containers = containers_;
     s.scan_seconds = scan_seconds_;
+    s.deep_sessions = deep_running_ ? 1 : 0;
+    s.heap_sites = heap_sites_;
+    for (size_t i = 0; i < s.deep_counters.size(); ++i)
+        s.deep_counters[i] = deep_counters_[i] + deep_counters_live_[i];
     return s;
 }
 

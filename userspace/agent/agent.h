@@ -1,6 +1,7 @@
 #pragma once
 // The always-on agent: BPF probes + event pump thread + periodic /proc and cgroupfs scans, producing
 // AgentSnapshots for the exporter.
+#include "agent/deep_watch.h"
 #include "agent/event_router.h"
 #include "analysis/snapshot.h"
 #include "config/config.h"
@@ -26,6 +27,9 @@ public:
     // One scan of /proc and cgroupfs (run() calls it; tests and benchmarks may too).
     void scan_once();
     analysis::AgentSnapshot snapshot() const;
+    // Starts a deep-tier session on these processes (replacing a running one). Throws UserError when none
+    // can be traced.
+    void watch(const std::vector<pid_t>& pids);
 
 private:
     void pump(const std::atomic<bool>& stop);
@@ -40,9 +44,15 @@ private:
     EventRouter router_;
     std::unique_ptr<loader::AlwaysOnProbes> probes_;
 
+    std::unique_ptr<DeepWatch> deep_; // used by the scan thread only
+
     mutable std::mutex mu_; // guards the fields below
     std::vector<analysis::ContainerView> containers_;
     double scan_seconds_ = 0;
+    std::vector<analysis::HeapSite> heap_sites_;
+    bool deep_running_ = false;
+    loader::AllocCounters deep_counters_{};      // sessions that ended
+    loader::AllocCounters deep_counters_live_{}; // the running session
 };
 
 } // namespace memsight::agent

@@ -4,6 +4,7 @@
 #include "analysis/exit_peaks.h"
 #include "analysis/oom.h"
 #include "analysis/process_table.h"
+#include "memsight/alloc_events.h"
 #include "memsight/events.h"
 
 #include <array>
@@ -12,6 +13,17 @@
 #include <vector>
 
 namespace memsight::analysis {
+
+// One call site of a process watched by a deep-tier session (estimates when sampled).
+struct HeapSite {
+    pid_t pid = 0;
+    std::string comm;
+    procfs::ContainerIdentity identity;
+    std::string site;
+    double live_bytes = 0, live_objects = 0;
+    double allocated_bytes = 0, freed_bytes = 0; // since the session started
+    bool growing = false;
+};
 
 struct AgentSnapshot {
     std::vector<ProcessView> processes; // the exported (top-N) processes
@@ -26,6 +38,10 @@ struct AgentSnapshot {
     uint64_t malformed_records = 0; // ring-buffer records too short for their type
     double scan_seconds = 0;
     std::string version, kernel, libbpf;
+    // Deep tier (empty when no session runs).
+    size_t deep_sessions = 0;
+    std::vector<HeapSite> heap_sites;
+    std::array<uint64_t, MEMSIGHT_ACNT__MAX> deep_counters{};
 };
 
 } // namespace memsight::analysis

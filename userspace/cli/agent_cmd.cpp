@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 #include "cli/commands.h"
 #include "config/config.h"
+#include "deep/targets.h"
 #include "export/prometheus_exporter.h"
 #include "memsight/version.h"
 
@@ -14,6 +15,8 @@ struct AgentArgs {
     std::string listen;
     std::string interval;
     std::string log_level;
+    std::vector<pid_t> deep_pids;
+    std::string deep_cgroup;
 };
 
 config::Config effective_config(const AgentArgs& a)
@@ -39,6 +42,15 @@ int run_agent(const AgentArgs& args)
     exporter::check_bindable(cfg.listen); // fail fast, before loading BPF
 
     agent::Agent agent(cfg);
+    if (!args.deep_pids.empty() || !args.deep_cgroup.empty()) {
+        std::vector<pid_t> pids;
+        for (pid_t p : args.deep_pids)
+            pids.push_back(deep::pid_and_descendants(p, false).front());
+        if (!args.deep_cgroup.empty())
+            for (pid_t p : deep::processes_of_cgroup(args.deep_cgroup))
+                pids.push_back(p);
+        agent.watch(pids);
+    }
     auto collectable =
         std::make_shared<exporter::SnapshotCollectable>([&agent] { return agent.snapshot(); });
     exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable);
@@ -59,6 +71,8 @@ void add_agent_command(CLI::App& app, Runner& run)
     cmd->add_option("--listen", args->listen, "Metrics endpoint ADDR:PORT (default 127.0.0.1:9756)");
     cmd->add_option("--interval", args->interval, "Reading period, e.g. 10s (overrides the config)");
     cmd->add_option("--log-level", args->log_level, "trace|debug|info|warn|error|off");
+    cmd->add_option("--deep-pid", args->deep_pids, "Run a deep-tier session on this process (repeatable)");
+    cmd->add_option("--deep-cgroup", args->deep_cgroup, "Run a deep-tier session on a cgroup or container");
     cmd->callback([&run, args] { run = [args] { return run_agent(*args); }; });
 }
 

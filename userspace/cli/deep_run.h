@@ -3,6 +3,8 @@
 #include "deep/leak_tracker.h"
 #include "deep/session.h"
 
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <memory>
 
@@ -15,9 +17,17 @@ struct DeepRun {
     std::chrono::system_clock::time_point started;
 };
 
-// Attaches to `pid`, reads every interval until the duration ends, Ctrl-C, or the process exits (a normal
+// Who to trace, from the command line.
+struct DeepTargets {
+    pid_t pid = 0;
+    bool children = false;
+    std::string cgroup; // path or container id
+};
+void add_target_options(CLI::App* cmd, DeepTargets& t);
+
+// Attaches to the targets, reads every interval until the duration ends, Ctrl-C, or the process exits (a normal
 // end: the report holds what the session saw). Throws UserError when the process cannot be traced.
-DeepRun run_deep_session(pid_t pid, uint64_t sample_bytes, std::chrono::milliseconds duration,
+DeepRun run_deep_session(const DeepTargets& targets, uint64_t sample_bytes, std::chrono::milliseconds duration,
                          std::chrono::milliseconds interval, std::chrono::milliseconds min_age);
 
 } // namespace memsight::cli

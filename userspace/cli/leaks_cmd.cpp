@@ -13,7 +13,7 @@ namespace memsight::cli {
 namespace {
 
 struct LeaksArgs {
-    pid_t pid = 0;
+    DeepTargets targets;
     std::string duration = "30s";
     std::string interval = "5s";
     std::string min_age = "10s";
@@ -132,7 +132,7 @@ int run_leaks(const LeaksArgs& a)
 {
     if (a.format != "text" && a.format != "json")
         throw UserError("--format must be text or json, got '" + a.format + "'");
-    DeepRun run = run_deep_session(a.pid, a.sample_bytes, duration_arg(a.duration, "--duration"),
+    DeepRun run = run_deep_session(a.targets, a.sample_bytes, duration_arg(a.duration, "--duration"),
                                    duration_arg(a.interval, "--interval"), duration_arg(a.min_age, "--min-age"));
     const auto sites = run.tracker->report(run.elapsed_s);
     if (a.format == "json")
@@ -148,7 +148,7 @@ void add_leaks_command(CLI::App& app, Runner& run)
 {
     auto args = std::make_shared<LeaksArgs>();
     auto* cmd = app.add_subcommand("leaks", "Deep tier: hook one process's allocator and report live memory by call site");
-    cmd->add_option("--pid", args->pid, "Process to trace")->required();
+    add_target_options(cmd, args->targets);
     cmd->add_option("--duration", args->duration, "Session length (default 30s)");
     cmd->add_option("--interval", args->interval, "Reading period for growth (default 5s)");
     cmd->add_option("--min-age", args->min_age, "Live blocks older than this count as leak candidates (default 10s)");

@@ -12,7 +12,7 @@ namespace memsight::cli {
 namespace {
 
 struct ProfileArgs {
-    pid_t pid = 0;
+    DeepTargets targets;
     std::string duration = "30s";
     std::string output;
     std::string format = "pprof";
@@ -29,7 +29,7 @@ int run_profile(const ProfileArgs& a)
     if (a.output.empty())
         throw UserError("--output FILE is required");
     const auto duration = duration_arg(a.duration, "--duration");
-    DeepRun run = run_deep_session(a.pid, a.sample_bytes, duration, duration, std::chrono::seconds(0));
+    DeepRun run = run_deep_session(a.targets, a.sample_bytes, duration, duration, std::chrono::seconds(0));
 
     std::vector<profile::Sample> samples;
     std::string comm;
@@ -69,7 +69,7 @@ void add_profile_command(CLI::App& app, Runner& run)
 {
     auto args = std::make_shared<ProfileArgs>();
     auto* cmd = app.add_subcommand("profile", "Deep tier: write an allocation profile (pprof or folded stacks)");
-    cmd->add_option("--pid", args->pid, "Process to trace")->required();
+    add_target_options(cmd, args->targets);
     cmd->add_option("--duration", args->duration, "Session length (default 30s)");
     cmd->add_option("--output", args->output, "Output file")->required();
     cmd->add_option("--format", args->format, "pprof (gzipped profile.proto) or folded");

@@ -25,8 +25,9 @@ using namespace std::chrono_literals;
 
 constexpr std::array<std::string_view, 6> kLogLevels{"trace", "debug", "info", "warn", "error", "off"};
 
-constexpr std::array<std::string_view, 9> kTopKeys{"profile",   "listen",     "metrics_path", "interval", "log_level",
-                                                   "processes", "exit_peaks", "oom",          "kernel"};
+constexpr std::array<std::string_view, 10> kTopKeys{"profile",   "listen",     "metrics_path", "interval", "log_level",
+                                                    "processes", "exit_peaks", "oom",          "kernel",   "deep"};
+constexpr std::array<std::string_view, 3> kDeepKeys{"sample_bytes", "top_sites", "max_duration"};
 constexpr std::array<std::string_view, 3> kProcessesKeys{"top_by_rss", "top_by_growth", "growth_window"};
 constexpr std::array<std::string_view, 2> kExitPeaksKeys{"top", "window"};
 constexpr std::array<std::string_view, 1> kOomKeys{"max_series"};
@@ -250,6 +251,16 @@ public:
                                                                                limits::kMaxPageFaultSamplePeriod);
                         }
                     }
+                }
+            } else if (e.name == "deep") {
+                for (const Entry &d : entries(e.value, "deep", kDeepKeys, e.line)) {
+                    if (d.name == "sample_bytes")
+                        cfg.deep_sample_bytes = count<uint64_t>(d, "deep.sample_bytes", 1, limits::kMaxDeepSampleBytes);
+                    else if (d.name == "top_sites")
+                        cfg.deep_top_sites = count(d, "deep.top_sites", 1, limits::kMaxDeepTopSites);
+                    else if (d.name == "max_duration")
+                        cfg.deep_max_duration =
+                            duration(d, "deep.max_duration", limits::kMinDeepDuration, limits::kMaxDeepDuration);
                 }
             }
         }

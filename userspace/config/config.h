@@ -36,6 +36,11 @@ struct Config {
     bool page_faults_enabled = true;
     uint64_t page_fault_sample_period = 0;  // 0 = use the measured default (see docs/performance.md)
 
+    // Deep tier sessions the agent runs (memsight agent --deep-pid / --deep-cgroup).
+    uint64_t deep_sample_bytes = 65536;             // mean bytes between samples; 1 = exact
+    uint32_t deep_top_sites = 5;                    // per-site series per watched process
+    Duration deep_max_duration{std::chrono::minutes(10)}; // a session ends after this
+
     friend bool operator==(const Config&, const Config&) = default;
 };
 
@@ -53,6 +58,10 @@ inline constexpr uint32_t kMaxOomSeries = 100000;
 inline constexpr uint32_t kMinRingbufBytes = 4096;    // and a power of two
 inline constexpr uint32_t kMaxRingbufBytes = 1u << 30;
 inline constexpr uint64_t kMaxPageFaultSamplePeriod = 1000000000;
+inline constexpr uint64_t kMaxDeepSampleBytes = 1ull << 30;
+inline constexpr uint32_t kMaxDeepTopSites = 100;
+inline constexpr Duration kMinDeepDuration{std::chrono::seconds(1)};
+inline constexpr Duration kMaxDeepDuration{std::chrono::hours(24)};
 } // namespace limits
 
 // Thrown with one line a user can act on, e.g. "config.yaml:7: unknown key 'intervall'".

@@ -65,6 +65,16 @@ kernel:
     enabled: true
     # Page faults per sample, per CPU; 0 = the built-in measured default. 0..1000000000.
     sample_period: 0
+
+# Deep-tier sessions the agent runs on request (memsight agent --deep-pid PID / --deep-cgroup ID):
+# uprobes on the process's allocator, exported as memsight_heap_* per call site.
+deep:
+  # Mean bytes between sampled allocations; 1 = every allocation (exact, costlier). 1..1073741824.
+  sample_bytes: 65536
+  # Call sites exported per watched process, largest live bytes first. 1..100.
+  top_sites: 5
+  # A session ends after this long (its series disappear). 1s..24h.
+  max_duration: 10m
 )yaml";
 
 } // namespace

@@ -168,6 +168,43 @@ void render_ooms_and_exits(const analysis::AgentSnapshot& s, std::vector<MetricF
     recent.into(out);
 }
 
+void render_heap(const analysis::AgentSnapshot& s, std::vector<MetricFamily>& out)
+{
+    Family live("memsight_heap_live_bytes", "Live heap bytes allocated at a call site of a watched process.",
+                MetricType::Gauge);
+    Family objects("memsight_heap_live_objects", "Live heap blocks allocated at a call site of a watched process.",
+                   MetricType::Gauge);
+    Family allocated("memsight_heap_allocated_bytes_total", "Bytes allocated at the site since the session started.",
+                     MetricType::Counter);
+    Family freed("memsight_heap_freed_bytes_total", "Bytes freed from the site since the session started.",
+                 MetricType::Counter);
+    Family growing("memsight_heap_site_growing", "1 when the site's live bytes keep growing, else 0.",
+                   MetricType::Gauge);
+    for (const auto& h : s.heap_sites) {
+        const Labels l = with(process_labels(h.pid, h.comm, h.identity), "site", h.site);
+        live.add(l, h.live_bytes);
+        objects.add(l, h.live_objects);
+        allocated.add(l, h.allocated_bytes);
+        freed.add(l, h.freed_bytes);
+        growing.add(l, h.growing ? 1 : 0);
+    }
+    for (Family* f : {&live, &objects, &allocated, &freed, &growing})
+        f->into(out);
+
+    Family sessions("memsight_deep_sessions", "Deep-tier sessions running.", MetricType::Gauge);
+    sessions.add({}, d(s.deep_sessions));
+    sessions.into(out);
+    const auto& c = s.deep_counters;
+    Family lost("memsight_deep_events_lost_total", "Deep-tier allocations or stacks not recorded, by reason.",
+                MetricType::Counter);
+    lost.add({{"reason", "outstanding_map_full"}}, d(c[MEMSIGHT_ACNT_LOST_OUTSTANDING_FULL]));
+    lost.add({{"reason", "site_map_full"}}, d(c[MEMSIGHT_ACNT_LOST_SITES_FULL]));
+    lost.add({{"reason", "stack"}}, d(c[MEMSIGHT_ACNT_LOST_STACK]));
+    lost.add({{"reason", "entry_map_full"}}, d(c[MEMSIGHT_ACNT_LOST_ENTRY_FULL]));
+    lost.add({{"reason", "ringbuf_full"}}, d(c[MEMSIGHT_ACNT_LOST_RINGBUF_FULL]));
+    lost.into(out);
+}
+
 void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, std::vector<MetricFamily>& out)
 {
     Family build("memsight_build_info", "memsight build and runtime versions.", MetricType::Gauge);
@@ -214,6 +251,7 @@ std::vector<MetricFamily> render(const analysis::AgentSnapshot& s, double last_s
     render_processes(s, out);
     render_containers(s, out);
     render_ooms_and_exits(s, out);
+    render_heap(s, out);
     render_self(s, last_scrape_seconds, out);
     return out;
 }
