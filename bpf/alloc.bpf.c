@@ -8,6 +8,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "memsight/alloc_events.h"
+#include "memsight/sampling.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -67,10 +68,10 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, MEMSIGHT_EXP_TABLE_SIZE);
+    __uint(max_entries, MEMSIGHT_LOG_TABLE_SIZE);
     __type(key, __u32);
     __type(value, __u32);
-} exp_table SEC(".maps");
+} log_table SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -112,13 +113,17 @@ static __always_inline struct thread_state *thread(__u32 tid)
     return bpf_map_lookup_elem(&threads, &tid);
 }
 
-/* Next exponential gap with mean sample_bytes. */
+/* Next exponential gap with mean sample_bytes (see memsight/sampling.h). */
 static __always_inline __s64 draw_gap(void)
 {
-    __u32 idx = bpf_get_prandom_u32() & (MEMSIGHT_EXP_TABLE_SIZE - 1);
-    __u32 *e = bpf_map_lookup_elem(&exp_table, &idx);
-    __u64 q = e ? *e : 65536;
-    return (__s64)((sample_bytes * q) >> 16) + 1;
+    __u32 k, idx, frac;
+    memsight_gap_parts(bpf_get_prandom_u32(), &k, &idx, &frac);
+    __u32 idx1 = idx + 1;
+    __u32 *lo = bpf_map_lookup_elem(&log_table, &idx);
+    __u32 *hi = bpf_map_lookup_elem(&log_table, &idx1);
+    if (!lo || !hi)
+        return (__s64)sample_bytes;
+    return (__s64)((sample_bytes * memsight_gap_q16(k, *lo, *hi, frac)) >> 16) + 1;
 }
 
 /* Does an allocation of `size` bytes carry a sample? Exact mode: always. */

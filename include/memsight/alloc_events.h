@@ -104,7 +104,6 @@ enum memsight_alloc_counter {
 };
 
 #define MEMSIGHT_ALLOC_STACK_DEPTH 64
-#define MEMSIGHT_WEIGHT_TABLE_SIZE 16384 /* f(x) = x / (1 - e^-x) for x = i / 1024, in 1/65536 units */
-#define MEMSIGHT_EXP_TABLE_SIZE 1024     /* -ln((i + 0.5) / 1024), in 1/65536 units */
+#define MEMSIGHT_WEIGHT_TABLE_SIZE 16384 /* f(x) = x / (1 - e^-x) at x = (i + 0.5) / 1024, in 1/65536 units */
 
 #endif

@@ -4,72 +4,10 @@ checked against scenario programs with known ground truth."""
 
 import json
 import os
-import signal
-import subprocess
-import threading
-import time
 import unittest
 
 import memsight_e2e as e2e
-
-
-class Traced:
-    """Starts a scenario (protocol: "ready <pid>", waits for "go"), attaches `memsight leaks` to it, lets it
-    run, and returns the parsed JSON report."""
-
-    def __init__(self, argv, leaks_args=(), duration="30s", wait_done=True, settle=1.5):
-        self.argv = argv
-        self.leaks_args = list(leaks_args)
-        self.duration = duration
-        self.wait_done = wait_done
-        self.settle = settle
-
-    def run(self):
-        proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            ready = proc.stdout.readline().split()
-            assert ready and ready[0] == "ready", f"scenario not ready: {ready}"
-            pid = int(ready[1])
-            leaks = subprocess.Popen([e2e.MEMSIGHT, "leaks", "--pid", str(pid), "--format", "json", "--interval", "500ms",
-                                      "--min-age", "500ms", "--duration", self.duration, *self.leaks_args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            err_lines = []
-            attached = threading.Event()
-
-            def read_err():
-                for line in leaks.stderr:
-                    err_lines.append(line)
-                    if "hooked" in line:
-                        attached.set()
-            t = threading.Thread(target=read_err, daemon=True)
-            t.start()
-            attached.wait(30)
-            assert attached.is_set(), f"leaks never attached: {''.join(err_lines)}"
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-            if self.wait_done:
-                done = proc.stdout.readline().split()
-                assert done and done[0] == "done", f"scenario did not finish: {done}"
-                time.sleep(self.settle)  # a few more readings with the memory held
-                leaks.send_signal(signal.SIGINT)
-            out, _ = leaks.communicate(timeout=120)
-            t.join(5)
-            self.stderr = "".join(err_lines)
-            self.returncode = leaks.returncode
-            self.pid = pid
-            self.report = json.loads(out) if leaks.returncode == 0 else None
-            return self
-        finally:
-            if proc.poll() is None:
-                proc.stdin.close()
-                proc.wait(timeout=10)
-
-    def sites(self, name):
-        return [s for s in self.report["sites"] if s["site"] == name]
-
-
-def live(report_sites):
-    return sum(s["live_bytes"] for s in report_sites)
+from memsight_e2e import Traced, live
 
 
 class DeepLeaks(unittest.TestCase):

@@ -18,7 +18,7 @@ double percentile(std::vector<double> v, double q)
     return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
-std::string comm_of(uint32_t tgid)
+std::string read_comm(uint32_t tgid)
 {
     auto c = procfs::read_file("/proc/" + std::to_string(tgid) + "/comm");
     return c ? c->substr(0, c->find('\n')) : std::string();
@@ -42,6 +42,7 @@ const std::vector<symbolize::Frame>& LeakTracker::frames_of(uint32_t tgid, int32
         return it->second;
     auto [sit, inserted] = symbolizers_.try_emplace(tgid);
     if (inserted) {
+        comms_[tgid] = read_comm(tgid); // kept for the report: the process may be gone by then
         try {
             sit->second.emplace(static_cast<pid_t>(tgid));
         } catch (const UserError&) {
@@ -101,7 +102,8 @@ std::vector<SiteReport> LeakTracker::report(double elapsed_s) const
     for (const auto& r : last_) {
         SiteReport s;
         s.tgid = r.tgid;
-        s.comm = comm_of(r.tgid);
+        if (auto it = comms_.find(r.tgid); it != comms_.end())
+            s.comm = it->second;
         s.mmap = r.mmap;
         s.stack_id = r.stack_id;
         if (auto it = frames_.find({r.tgid, r.stack_id}); it != frames_.end()) {

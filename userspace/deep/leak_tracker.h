@@ -49,6 +49,7 @@ private:
     const Session& session_;
     std::chrono::milliseconds min_age_;
     std::map<uint32_t, std::optional<symbolize::ProcessSymbolizer>> symbolizers_;
+    std::map<uint32_t, std::string> comms_;
     std::map<std::pair<uint32_t, int32_t>, std::vector<symbolize::Frame>> frames_;
     std::map<std::tuple<uint32_t, int32_t, bool>, std::vector<double>> series_;
     std::vector<SiteReading> last_;

@@ -4,6 +4,7 @@
 #include "util/privileges.h"
 
 #include "alloc.skel.h"
+#include "memsight/sampling.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <thread>
 #include <tuple>
 
 namespace memsight::loader {
@@ -90,18 +92,11 @@ std::vector<uint32_t> make_weight_table()
     return t;
 }
 
-std::vector<uint32_t> make_exp_table()
+std::vector<uint32_t> make_log_table()
 {
-    std::vector<double> v(MEMSIGHT_EXP_TABLE_SIZE);
-    double sum = 0;
-    for (size_t i = 0; i < v.size(); ++i) {
-        v[i] = -std::log((static_cast<double>(i) + 0.5) / MEMSIGHT_EXP_TABLE_SIZE);
-        sum += v[i];
-    }
-    const double scale = static_cast<double>(v.size()) / sum; // mean exactly 1
-    std::vector<uint32_t> t(v.size());
-    for (size_t i = 0; i < v.size(); ++i)
-        t[i] = static_cast<uint32_t>(std::lround(v[i] * scale * 65536.0));
+    std::vector<uint32_t> t(MEMSIGHT_LOG_TABLE_SIZE);
+    for (size_t i = 0; i < t.size(); ++i)
+        t[i] = static_cast<uint32_t>(std::lround(-std::log(0.5 + static_cast<double>(i) / 2048.0) * 65536.0));
     return t;
 }
 
@@ -144,13 +139,35 @@ AllocProbes::AllocProbes(const AllocProbeOptions& opts, MapEventHandler on_map_e
         throw UserError("cannot load the deep-tier BPF programs: " + errno_text(err) +
                         " (run with --log-level debug for the verifier log)");
     impl_->fill(skel->maps.weight_table, make_weight_table());
-    impl_->fill(skel->maps.exp_table, make_exp_table());
+    impl_->fill(skel->maps.log_table, make_log_table());
     impl_->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.map_events), &Impl::on_record, impl_.get(), nullptr));
     if (!impl_->ring)
         throw UserError("cannot open the deep-tier ring buffer: " + errno_text(errno));
 }
 
-AllocProbes::~AllocProbes() = default;
+namespace {
+
+// Detaching a uprobe waits for an RCU grace period (~0.1 s each here); detaching them concurrently overlaps
+// those waits, which turns seconds into a fraction of one at the end of a session.
+void destroy_concurrently(std::vector<LinkPtr> links)
+{
+    std::vector<std::thread> threads;
+    threads.reserve(links.size());
+    for (auto& l : links)
+        threads.emplace_back([link = std::move(l)]() mutable { link.reset(); });
+    for (auto& t : threads)
+        t.join();
+}
+
+} // namespace
+
+AllocProbes::~AllocProbes()
+{
+    std::vector<LinkPtr> links;
+    for (auto& [key, link] : impl_->links)
+        links.push_back(std::move(link));
+    destroy_concurrently(std::move(links));
+}
 
 bool AllocProbes::is_probed_symbol(const std::string& symbol) { return hooks().contains(symbol); }
 
@@ -184,7 +201,16 @@ size_t AllocProbes::attached_links() const { return impl_->links.size(); }
 
 void AllocProbes::detach(pid_t pid)
 {
-    std::erase_if(impl_->links, [pid](const auto& kv) { return std::get<0>(kv.first) == pid; });
+    std::vector<LinkPtr> links;
+    for (auto it = impl_->links.begin(); it != impl_->links.end();) {
+        if (std::get<0>(it->first) == pid) {
+            links.push_back(std::move(it->second));
+            it = impl_->links.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    destroy_concurrently(std::move(links));
 }
 
 int AllocProbes::poll(int timeout_ms)

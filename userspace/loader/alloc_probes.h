@@ -70,9 +70,10 @@ private:
 };
 
 // Tables the BPF program uses for weights and exponential gaps (exposed for tests).
-// weight_table[i] = f(i/1024) * 65536 with f(x) = x / (1 - e^-x) (f(0) = 1).
+// weight_table[i] = f((i + 0.5)/1024) * 65536 with f(x) = x / (1 - e^-x): the BPF side truncates x to its
+// 1/1024 bucket, the midpoint keeps the error symmetric.
 std::vector<uint32_t> make_weight_table();
-// exp_table[i] = -ln((i + 0.5) / 1024) * 65536, scaled so that the mean is exactly 1.
-std::vector<uint32_t> make_exp_table();
+// log_table[i] = -ln(0.5 + i/2048) * 65536, i = 0..1024, for the gaps of memsight/sampling.h.
+std::vector<uint32_t> make_log_table();
 
 } // namespace memsight::loader

@@ -5,6 +5,9 @@
 #include <cxxabi.h>
 #include <elfutils/libdwfl.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -13,8 +16,28 @@ namespace memsight::symbolize {
 namespace {
 
 char* debuginfo_path = nullptr;
+
+// Opens a module through /proc/PID/root, so that a process in another mount namespace (a container whose
+// libc path the host does not have) is symbolized from its own files. The module's userdata holds the pid.
+int find_elf_in_root(Dwfl_Module* mod, void** userdata, const char* name, Dwarf_Addr base, char** file_name,
+                     Elf** elfp)
+{
+    const auto* pid = static_cast<const pid_t*>(*userdata);
+    if (pid && name && name[0] == '/') {
+        const std::string path = "/proc/" + std::to_string(*pid) + "/root" + name;
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            *file_name = ::strdup(path.c_str());
+            *elfp = nullptr;
+            return fd;
+        }
+    }
+    void* none = nullptr;
+    return dwfl_linux_proc_find_elf(mod, &none, name, base, file_name, elfp);
+}
+
 const Dwfl_Callbacks kProcCallbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
+    .find_elf = find_elf_in_root,
     .find_debuginfo = dwfl_standard_find_debuginfo,
     .section_address = nullptr,
     .debuginfo_path = &debuginfo_path,
@@ -52,6 +75,7 @@ std::string Frame::to_string() const
 
 struct ProcessSymbolizer::Impl {
     Dwfl* dwfl = nullptr;
+    pid_t pid = 0;
     ~Impl()
     {
         if (dwfl)
@@ -64,12 +88,21 @@ ProcessSymbolizer::ProcessSymbolizer(pid_t pid) : impl_(std::make_unique<Impl>()
     impl_->dwfl = dwfl_begin(&kProcCallbacks);
     if (!impl_->dwfl)
         throw UserError(std::string("libdwfl: ") + dwfl_errmsg(-1));
+    impl_->pid = pid;
     dwfl_report_begin(impl_->dwfl);
     const int rc = dwfl_linux_proc_report(impl_->dwfl, pid);
     dwfl_report_end(impl_->dwfl, nullptr, nullptr);
     if (rc != 0)
         throw UserError("cannot read the memory map of pid " + std::to_string(pid) + ": " +
                         (rc > 0 ? std::strerror(rc) : dwfl_errmsg(-1)));
+    // Every module's userdata points at the pid, for find_elf_in_root.
+    dwfl_getmodules(
+        impl_->dwfl,
+        [](Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, void* arg) {
+            *userdata = arg;
+            return static_cast<int>(DWARF_CB_OK);
+        },
+        &impl_->pid, 0);
 }
 
 ProcessSymbolizer::~ProcessSymbolizer() = default;
