@@ -39,18 +39,14 @@ struct {
     __uint(value_size, MEMSIGHT_ALLOC_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, struct memsight_alloc_entry_key);
-    __type(value, struct memsight_alloc_entry);
-} entries SEC(".maps");
-
-/* Per thread: allocator call depth (only the outermost call records) and the sampling countdown. */
+/* Per thread: allocator call depth (only the outermost call records), the sampling countdown, and the
+ * outermost call's entry state for its return probe. One lookup per probe hit; the entry is keyed by
+ * (thread, function) through `entry.func`, so a nested call never clobbers the outer one. */
 struct thread_state {
     __u32 depth;
-    __u32 pad;
+    __u32 func;
     __s64 countdown;
+    struct memsight_alloc_entry entry;
 };
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -226,48 +222,42 @@ static __always_inline __s32 site_stack(void *ctx)
     return id;
 }
 
-/* Entry of an allocation function. `sample` decides by the requested size; invalid calls are followed to
- * their return only to keep the depth balanced. */
+/* Entry of an allocation function. The sampling decision uses the requested size; invalid calls are followed
+ * to their return only to keep the depth balanced. */
 static __always_inline void enter(__u32 func, __u64 size, __u64 old_ptr, __u64 old_size, bool invalid,
                                   bool force_sample)
 {
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
-    __u32 tid = (__u32)pid_tgid;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct thread_state *st = thread(tid);
-    if (!st)
+    if (!st) {
+        count(MEMSIGHT_ACNT_LOST_ENTRY_FULL);
         return;
-    __u32 depth = st->depth++;
-    if (depth != 0)
+    }
+    if (st->depth++ != 0)
         return; /* inside another allocator call: the outer one records */
     count(MEMSIGHT_ACNT_ALLOC_CALLS);
-    struct memsight_alloc_entry e = {.size = size, .old_ptr = old_ptr, .old_size = old_size, .stack_id = -1};
+    st->func = func;
+    st->entry.size = size;
+    st->entry.old_ptr = old_ptr;
+    st->entry.old_size = old_size;
+    st->entry.flags = 0;
     if (invalid)
-        e.flags |= MEMSIGHT_ENTRY_F_INVALID;
+        st->entry.flags = MEMSIGHT_ENTRY_F_INVALID;
     else if (force_sample || take_sample(st, size))
-        e.flags |= MEMSIGHT_ENTRY_F_SAMPLED;
-    /* realloc must see its return even when the new block is not sampled: it frees the old one. */
-    if (!(e.flags & MEMSIGHT_ENTRY_F_SAMPLED) && !old_ptr)
-        return;
-    struct memsight_alloc_entry_key key = {.tid = tid, .func = func};
-    if (bpf_map_update_elem(&entries, &key, &e, BPF_ANY) != 0)
-        count(MEMSIGHT_ACNT_LOST_ENTRY_FULL);
+        st->entry.flags = MEMSIGHT_ENTRY_F_SAMPLED;
 }
 
-/* Return of an allocation function: pops the depth and takes the entry if this was the outer call. */
+/* Return of an allocation function: pops the depth and hands out the entry if this was the outer call. */
 static __always_inline bool leave(__u32 func, struct memsight_alloc_entry *out)
 {
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
-    if (st && st->depth > 0)
-        st->depth--;
-    if (st && st->depth != 0)
+    if (!st || st->depth == 0)
         return false;
-    struct memsight_alloc_entry_key key = {.tid = tid, .func = func};
-    struct memsight_alloc_entry *e = bpf_map_lookup_elem(&entries, &key);
-    if (!e)
+    if (--st->depth != 0 || st->func != func)
         return false;
-    *out = *e;
-    bpf_map_delete_elem(&entries, &key);
+    *out = st->entry;
+    st->func = 0;
     return true;
 }
 
@@ -452,27 +442,20 @@ static __always_inline void emit_map(__u32 type, __u64 addr, __u64 len, __u64 ol
 SEC("uprobe")
 int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len, int prot, int flags)
 {
-    if (inside_allocator() || !(flags & MAP_ANONYMOUS))
-        return 0;
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct memsight_alloc_entry e = {.size = len, .stack_id = -1};
-    struct memsight_alloc_entry_key key = {.tid = tid, .func = MEMSIGHT_FN_MMAP};
-    if (bpf_map_update_elem(&entries, &key, &e, BPF_ANY) != 0)
-        count(MEMSIGHT_ACNT_LOST_ENTRY_FULL);
+    /* Inside the allocator (depth > 0) this only nests; file mappings are followed but not recorded. */
+    enter(MEMSIGHT_FN_MMAP, len, 0, 0, !(flags & MAP_ANONYMOUS), true);
     return 0;
 }
 SEC("uretprobe")
 int BPF_KRETPROBE(mmap_exit, __u64 ret)
 {
-    struct memsight_alloc_entry_key key = {.tid = (__u32)bpf_get_current_pid_tgid(), .func = MEMSIGHT_FN_MMAP};
-    struct memsight_alloc_entry *e = bpf_map_lookup_elem(&entries, &key);
-    if (!e)
+    struct memsight_alloc_entry e;
+    if (!leave(MEMSIGHT_FN_MMAP, &e) || !(e.flags & MEMSIGHT_ENTRY_F_SAMPLED))
         return 0;
     if (ret == MAP_FAILED)
         count(MEMSIGHT_ACNT_FAILED_ALLOCS);
     else
-        emit_map(MEMSIGHT_MAP_MMAP, ret, e->size, 0, 0, site_stack(ctx));
-    bpf_map_delete_elem(&entries, &key);
+        emit_map(MEMSIGHT_MAP_MMAP, ret, e.size, 0, 0, site_stack(ctx));
     return 0;
 }
 
@@ -487,26 +470,18 @@ int BPF_KPROBE(munmap_enter, __u64 addr, __u64 len)
 SEC("uprobe")
 int BPF_KPROBE(mremap_enter, __u64 old_addr, __u64 old_len, __u64 new_len)
 {
-    if (inside_allocator())
-        return 0;
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct memsight_alloc_entry e = {.size = new_len, .old_ptr = old_addr, .old_size = old_len, .stack_id = -1};
-    struct memsight_alloc_entry_key key = {.tid = tid, .func = MEMSIGHT_FN_MREMAP};
-    if (bpf_map_update_elem(&entries, &key, &e, BPF_ANY) != 0)
-        count(MEMSIGHT_ACNT_LOST_ENTRY_FULL);
+    enter(MEMSIGHT_FN_MREMAP, new_len, old_addr, old_len, false, true);
     return 0;
 }
 SEC("uretprobe")
 int BPF_KRETPROBE(mremap_exit, __u64 ret)
 {
-    struct memsight_alloc_entry_key key = {.tid = (__u32)bpf_get_current_pid_tgid(), .func = MEMSIGHT_FN_MREMAP};
-    struct memsight_alloc_entry *e = bpf_map_lookup_elem(&entries, &key);
-    if (!e)
+    struct memsight_alloc_entry e;
+    if (!leave(MEMSIGHT_FN_MREMAP, &e))
         return 0;
     if (ret == MAP_FAILED)
         count(MEMSIGHT_ACNT_FAILED_ALLOCS);
     else
-        emit_map(MEMSIGHT_MAP_MREMAP, ret, e->size, e->old_ptr, e->old_size, -1);
-    bpf_map_delete_elem(&entries, &key);
+        emit_map(MEMSIGHT_MAP_MREMAP, ret, e.size, e.old_ptr, e.old_size, -1);
     return 0;
 }

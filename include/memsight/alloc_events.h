@@ -7,8 +7,9 @@
 #include <linux/types.h>
 #endif
 
-/* Allocation functions; entry state is keyed by (thread, function) so that an allocator calling another
- * probed function (malloc -> mmap, operator new -> malloc) never clobbers the outer call. */
+/* Allocation functions. Each thread keeps the entry state of its outermost allocator call tagged with the
+ * function, so an allocator calling another probed function (malloc -> mmap, operator new -> malloc) never
+ * clobbers the outer call. */
 enum memsight_alloc_func {
     MEMSIGHT_FN_MALLOC = 1,
     MEMSIGHT_FN_CALLOC,
@@ -25,18 +26,13 @@ enum memsight_alloc_func {
     MEMSIGHT_FN__MAX,
 };
 
-struct memsight_alloc_entry_key {
-    __u32 tid;
-    __u32 func;
-};
-
 /* What an allocation function's entry saw, for its return probe. */
 struct memsight_alloc_entry {
     __u64 size;     /* requested bytes (after overflow checks) */
     __u64 old_ptr;  /* realloc/reallocarray: the block being resized; posix_memalign: memptr; mremap: old addr */
     __u64 old_size; /* mremap: old length */
-    __s32 stack_id; /* unused: stacks are taken at return */
     __u32 flags;    /* MEMSIGHT_ENTRY_F_* */
+    __u32 pad;
 };
 #define MEMSIGHT_ENTRY_F_SAMPLED 1u /* record the result (sampled, or exact mode) */
 #define MEMSIGHT_ENTRY_F_INVALID 2u /* the call cannot allocate (calloc/reallocarray overflow) */
@@ -98,7 +94,7 @@ enum memsight_alloc_counter {
     MEMSIGHT_ACNT_LOST_OUTSTANDING_FULL,
     MEMSIGHT_ACNT_LOST_SITES_FULL,
     MEMSIGHT_ACNT_LOST_STACK,
-    MEMSIGHT_ACNT_LOST_ENTRY_FULL,
+    MEMSIGHT_ACNT_LOST_ENTRY_FULL,   /* the per-thread state map was full */
     MEMSIGHT_ACNT_LOST_RINGBUF_FULL,
     MEMSIGHT_ACNT__MAX,
 };

@@ -102,7 +102,10 @@ AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, RecordHandler handle
     skel->rodata->page_size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     if (int err = bpf_map__set_max_entries(skel->maps.events, opts.ringbuf_bytes); err)
         throw UserError("invalid ring buffer size " + std::to_string(opts.ringbuf_bytes) + ": " + errno_text(err));
+    fault_period_ = opts.fault_sample_period ? opts.fault_sample_period : kDefaultFaultSamplePeriod;
+    skel->rodata->fault_period = fault_period_;
     bpf_program__set_autoload(skel->progs.handle_fault_sample, opts.page_faults);
+    bpf_program__set_autoload(skel->progs.handle_fault_tp, opts.page_faults);
     if (int err = always_on__load(skel); err) {
         throw UserError("cannot load the always-on BPF programs: " + errno_text(err) +
                         " (run with --log-level debug for the verifier log)");
@@ -119,39 +122,57 @@ AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, RecordHandler handle
     if (opts.oom)
         impl_->attach_tracepoint(skel->progs.handle_mark_victim, events_dir, "oom", "mark_victim");
 
-    if (opts.page_faults) {
-        fault_period_ = opts.fault_sample_period ? opts.fault_sample_period : kDefaultFaultSamplePeriod;
-        const int ncpu = libbpf_num_possible_cpus();
-        int attached = 0;
-        for (int cpu = 0; cpu < ncpu; ++cpu) {
-            util::UniqueFd fd(open_fault_counter(cpu, fault_period_));
-            if (!fd) {
-                if (errno != ENODEV) { // ENODEV: CPU possible but offline
-                    ++attach_failures_;
-                    spdlog::warn("page-fault sampling: perf_event_open on cpu {} failed: {}", cpu,
-                                 errno_text(errno));
-                }
-                continue;
-            }
-            bpf_link* link = bpf_program__attach_perf_event(skel->progs.handle_fault_sample, fd.get());
-            if (!link) {
-                ++attach_failures_;
-                spdlog::warn("page-fault sampling: attach on cpu {} failed: {}", cpu, errno_text(errno));
-                continue;
-            }
-            impl_->links.emplace_back(link);
-            impl_->perf_fds.push_back(std::move(fd));
-            ++attached;
-        }
-        if (attached == 0)
-            throw UserError("cannot sample page faults: perf_event_open(PERF_COUNT_SW_PAGE_FAULTS) failed on "
-                            "every CPU (need CAP_PERFMON); disable with kernel.page_faults.enabled: false");
-        spdlog::info("page-fault sampling on {} CPUs, one sample every {} faults per CPU", attached, fault_period_);
-    }
+    if (opts.page_faults)
+        attach_fault_sampler();
+    else
+        fault_period_ = 0;
 
     impl_->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_record, impl_.get(), nullptr));
     if (!impl_->ring)
         throw UserError("cannot open the BPF ring buffer: " + errno_text(errno));
+}
+
+// Prefers the x86 raw tracepoint page_fault_user with the countdown in BPF (a few instructions per fault);
+// falls back to a sampling software perf event per CPU (portable, ~300 instructions on every fault).
+void AlwaysOnProbes::attach_fault_sampler()
+{
+    auto* skel = impl_->skel.get();
+    if (bpf_link* link = bpf_program__attach_raw_tracepoint(skel->progs.handle_fault_tp, "page_fault_user")) {
+        impl_->links.emplace_back(link);
+        fault_source_ = "raw_tracepoint";
+        spdlog::info("page-fault sampling: raw tracepoint page_fault_user, one sample every {} faults per CPU",
+                     fault_period_);
+        return;
+    }
+    spdlog::info("page-fault sampling: raw tracepoint page_fault_user unavailable ({}), using perf events",
+                 errno_text(errno));
+    const int ncpu = libbpf_num_possible_cpus();
+    int attached = 0;
+    for (int cpu = 0; cpu < ncpu; ++cpu) {
+        util::UniqueFd fd(open_fault_counter(cpu, fault_period_));
+        if (!fd) {
+            if (errno != ENODEV) { // ENODEV: CPU possible but offline
+                ++attach_failures_;
+                spdlog::warn("page-fault sampling: perf_event_open on cpu {} failed: {}", cpu, errno_text(errno));
+            }
+            continue;
+        }
+        bpf_link* link = bpf_program__attach_perf_event(skel->progs.handle_fault_sample, fd.get());
+        if (!link) {
+            ++attach_failures_;
+            spdlog::warn("page-fault sampling: attach on cpu {} failed: {}", cpu, errno_text(errno));
+            continue;
+        }
+        impl_->links.emplace_back(link);
+        impl_->perf_fds.push_back(std::move(fd));
+        ++attached;
+    }
+    if (attached == 0)
+        throw UserError("cannot sample page faults: perf_event_open(PERF_COUNT_SW_PAGE_FAULTS) failed on "
+                        "every CPU (need CAP_PERFMON); disable with kernel.page_faults.enabled: false");
+    fault_source_ = "perf_event";
+    spdlog::info("page-fault sampling: perf events on {} CPUs, one sample every {} faults per CPU", attached,
+                 fault_period_);
 }
 
 AlwaysOnProbes::~AlwaysOnProbes() = default;

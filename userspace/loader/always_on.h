@@ -16,7 +16,7 @@ struct AlwaysOnOptions {
     uint32_t ringbuf_bytes = 1u << 20;
     bool lifecycle = true;          // sched_process_exec / sched_process_exit
     bool oom = true;                // oom:mark_victim
-    bool page_faults = true;        // sampled software page-fault events
+    bool page_faults = true;        // sampled page faults (raw tracepoint page_fault_user, else perf events)
     uint64_t fault_sample_period = 0; // 0 = kDefaultFaultSamplePeriod
 };
 
@@ -50,13 +50,18 @@ public:
     // Takes (and removes) the fault samples aggregated since the last drain.
     std::vector<FaultStack> drain_faults();
     uint64_t fault_sample_period() const { return fault_period_; }
+    // "raw_tracepoint" or "perf_event" (empty when page faults are not sampled).
+    const std::string& fault_source() const { return fault_source_; }
     // Programs that failed to attach in optional parts (e.g. perf events on some CPUs).
     uint64_t attach_failures() const { return attach_failures_; }
 
 private:
+    void attach_fault_sampler();
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
     uint64_t fault_period_ = 0;
+    std::string fault_source_;
     uint64_t attach_failures_ = 0;
 };
 
