@@ -11,9 +11,12 @@
 #include "procfs/cgroup_fs.h"
 #include "procfs/proc_parse.h"
 #include "procfs/read_file.h"
+#include "test_files.h"
 
 namespace memsight::procfs {
 namespace {
+
+using memsight::test::TempDir;
 
 namespace fs = std::filesystem;
 
@@ -27,23 +30,6 @@ std::string procfs_fixture(const std::string& name) {
 }
 
 // A fresh directory under the test temp dir, removed at scope exit.
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = testing::TempDir() + "memsight_cgroup_XXXXXX";
-        if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir() {
-        std::error_code ec;
-        if (!path_.empty()) fs::remove_all(path_, ec);
-    }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
 
 uint64_t inode_of(const std::string& path) {
     struct stat st{};
@@ -166,7 +152,7 @@ TEST(CgroupFsRead, V1OldKernelWithoutOomKillAndNoLimit) {
 }
 
 TEST(CgroupFsRead, V1FallsBackToLocalStatNames) {
-    TempDir tmp;
+    TempDir tmp{"memsight_cgroup"};
     ASSERT_FALSE(tmp.path().empty());
     fs::create_directory(tmp.path() + "/c");
     write_text(tmp.path() + "/c/memory.usage_in_bytes", "1000\n");
@@ -234,7 +220,7 @@ TEST(CgroupFsRead, StripsTheMountRootFromProcPaths) {
 // ---- detect() ----
 
 TEST(CgroupFsDetect, V2RequiresTheMemoryController) {
-    TempDir tmp;
+    TempDir tmp{"memsight_cgroup"};
     ASSERT_FALSE(tmp.path().empty());
     const std::string with_memory = tmp.path() + "/with_memory";
     const std::string without_memory = tmp.path() + "/without_memory";
@@ -261,7 +247,7 @@ TEST(CgroupFsDetect, V1NeedsNoControllerFile) {
 // ---- path_for_id() ----
 
 TEST(CgroupFsPathForId, MapsDirectoryInodesToPaths) {
-    TempDir tmp;
+    TempDir tmp{"memsight_cgroup"};
     ASSERT_FALSE(tmp.path().empty());
     fs::create_directories(tmp.path() + "/a/b/c");
     fs::create_directories(tmp.path() + "/x");
@@ -279,8 +265,8 @@ TEST(CgroupFsPathForId, MapsDirectoryInodesToPaths) {
 }
 
 TEST(CgroupFsPathForId, DoesNotFollowSymlinks) {
-    TempDir tmp;
-    TempDir outside;
+    TempDir tmp{"memsight_cgroup"};
+    TempDir outside{"memsight_cgroup"};
     ASSERT_FALSE(tmp.path().empty());
     ASSERT_FALSE(outside.path().empty());
     fs::create_directories(tmp.path() + "/root");
@@ -293,7 +279,7 @@ TEST(CgroupFsPathForId, DoesNotFollowSymlinks) {
 }
 
 TEST(CgroupFsPathForId, DepthIsBoundedAt32) {
-    TempDir tmp;
+    TempDir tmp{"memsight_cgroup"};
     ASSERT_FALSE(tmp.path().empty());
     std::string dir = tmp.path();
     std::string rel;

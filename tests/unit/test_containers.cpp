@@ -12,9 +12,14 @@
 #include <vector>
 
 #include "analysis/containers.h"
+#include "test_files.h"
 
 namespace memsight::analysis {
 namespace {
+
+using memsight::test::TempDir;
+using memsight::test::write_text;
+using memsight::test::inode_of;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -28,41 +33,8 @@ const std::string kDockerScope = "/system.slice/docker-" + kDockerId + ".scope";
 const std::string kPodCgroup = "/kubepods/burstable/pod" + kPodUid + "/" + kPodId;
 const Clock::time_point kT0 = Clock::time_point{} + 1000h;
 
-class TempDir {
-public:
-    TempDir()
-    {
-        std::string tmpl = testing::TempDir() + "memsight_containers_XXXXXX";
-        if (::mkdtemp(tmpl.data()) != nullptr)
-            path_ = tmpl;
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir()
-    {
-        std::error_code ec;
-        if (!path_.empty())
-            fs::remove_all(path_, ec);
-    }
-    const std::string& path() const { return path_; }
 
-private:
-    std::string path_;
-};
 
-void write_text(const std::string& path, const std::string& text)
-{
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream out(path);
-    out << text;
-}
-
-uint64_t inode_of(const std::string& path)
-{
-    struct stat st{};
-    EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
-    return static_cast<uint64_t>(st.st_ino);
-}
 
 ProcessView process(pid_t pid, const std::string& cgroup)
 {
@@ -100,7 +72,7 @@ void make_v2_tree(const std::string& root)
 
 TEST(ReadContainers, V2GroupsByContainerAndReadsTheShallowestCgroup)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_containers"};
     ASSERT_FALSE(tmp.path().empty());
     make_v2_tree(tmp.path());
     procfs::CgroupFs cgfs(procfs::CgroupMount{procfs::CgroupVersion::V2, tmp.path(), "/"});
@@ -153,7 +125,7 @@ TEST(ReadContainers, V2GroupsByContainerAndReadsTheShallowestCgroup)
 
 TEST(ReadContainers, ProcessOrderDoesNotChangeTheResult)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_containers"};
     ASSERT_FALSE(tmp.path().empty());
     make_v2_tree(tmp.path());
     procfs::CgroupFs cgfs(procfs::CgroupMount{procfs::CgroupVersion::V2, tmp.path(), "/"});
@@ -166,7 +138,7 @@ TEST(ReadContainers, ProcessOrderDoesNotChangeTheResult)
 
 TEST(ReadContainers, OnlyAChildCgroupSeenReadsTheChild)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_containers"};
     ASSERT_FALSE(tmp.path().empty());
     make_v2_tree(tmp.path());
     procfs::CgroupFs cgfs(procfs::CgroupMount{procfs::CgroupVersion::V2, tmp.path(), "/"});
@@ -180,7 +152,7 @@ TEST(ReadContainers, OnlyAChildCgroupSeenReadsTheChild)
 TEST(ReadContainers, CriOConmonSiblingDoesNotWinOverTheContainer)
 {
     // CRI-O puts conmon in crio-conmon-<id>.scope, a sibling of the container's crio-<id>.scope: same id.
-    TempDir tmp;
+    TempDir tmp{"memsight_containers"};
     ASSERT_FALSE(tmp.path().empty());
     const std::string pod = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0f1e2d3c_aaaa_bbbb_cccc_"
                             "0123456789ab.slice";
@@ -203,7 +175,7 @@ TEST(ReadContainers, CriOConmonSiblingDoesNotWinOverTheContainer)
 
 TEST(ReadContainers, NoContainersNoOutput)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_containers"};
     ASSERT_FALSE(tmp.path().empty());
     make_v2_tree(tmp.path());
     procfs::CgroupFs cgfs(procfs::CgroupMount{procfs::CgroupVersion::V2, tmp.path(), "/"});
@@ -250,7 +222,7 @@ TEST(CgroupResolver, WithoutCgroupFsOrIdZeroNothingResolves)
     EXPECT_FALSE(none.fs().has_value());
     EXPECT_FALSE(none.path(12345, kT0).has_value());
 
-    TempDir tmp;
+    TempDir tmp{"memsight_containers"};
     ASSERT_FALSE(tmp.path().empty());
     CgroupResolver r(procfs::CgroupFs(procfs::CgroupMount{procfs::CgroupVersion::V2, tmp.path(), "/"}));
     ASSERT_TRUE(r.fs().has_value());
@@ -259,7 +231,7 @@ TEST(CgroupResolver, WithoutCgroupFsOrIdZeroNothingResolves)
 
 TEST(CgroupResolver, ResolvesDirectoryInodesToCgroupPaths)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_containers"};
     ASSERT_FALSE(tmp.path().empty());
     make_v2_tree(tmp.path());
     CgroupResolver r(procfs::CgroupFs(procfs::CgroupMount{procfs::CgroupVersion::V2, tmp.path(), "/"}));
@@ -270,7 +242,7 @@ TEST(CgroupResolver, ResolvesDirectoryInodesToCgroupPaths)
 
 TEST(CgroupResolver, MissesAreCachedForThirtySeconds)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_containers"};
     ASSERT_FALSE(tmp.path().empty());
     const std::string root = tmp.path() + "/mnt";
     const std::string outside = tmp.path() + "/outside";

@@ -14,9 +14,14 @@
 #include <vector>
 
 #include "agent/event_router.h"
+#include "test_files.h"
 
 namespace memsight::agent {
 namespace {
+
+using memsight::test::TempDir;
+using memsight::test::write_text;
+using memsight::test::inode_of;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -30,41 +35,8 @@ const std::string kPodCgroup = "/kubepods/burstable/pod" + kPodUid + "/" + kPodI
 // Far above any real pid_max (2^22), so the router's /proc fallbacks find nothing on the host.
 constexpr uint32_t kPid = 900000001;
 
-class TempDir {
-public:
-    TempDir()
-    {
-        std::string tmpl = testing::TempDir() + "memsight_router_XXXXXX";
-        if (::mkdtemp(tmpl.data()) != nullptr)
-            path_ = tmpl;
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir()
-    {
-        std::error_code ec;
-        if (!path_.empty())
-            fs::remove_all(path_, ec);
-    }
-    const std::string& path() const { return path_; }
 
-private:
-    std::string path_;
-};
 
-void write_text(const std::string& path, const std::string& text)
-{
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream out(path);
-    out << text;
-}
-
-uint64_t inode_of(const std::string& path)
-{
-    struct stat st{};
-    EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
-    return static_cast<uint64_t>(st.st_ino);
-}
 
 template <size_t N>
 void set_comm(char (&dst)[N], const char* src)
@@ -113,7 +85,7 @@ memsight_oom_event oom_event(uint32_t pid, const char* comm)
 //   cgroup tree: /docker/<id>, /kubepods/burstable/pod<uid>/<id>
 //   fake proc:   <pid>/cgroup for kPid (the pod container)
 struct Rig {
-    TempDir tmp;
+    TempDir tmp{"memsight_router"};
     std::string cg_root, proc_root;
     analysis::ProcessTable table{5min};
     analysis::ExitPeaks exits{10, 5min};

@@ -11,9 +11,13 @@
 
 #include "analysis/proc_scanner.h"
 #include "procfs/read_file.h"
+#include "test_files.h"
 
 namespace memsight::analysis {
 namespace {
+
+using memsight::test::TempDir;
+using memsight::test::write_text;
 
 namespace fs = std::filesystem;
 
@@ -23,27 +27,6 @@ const std::string kPodId = "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b
 const std::string kPodUid = "0f1e2d3c-aaaa-bbbb-cccc-0123456789ab";
 constexpr uint64_t kKiB = 1024;
 
-class TempDir {
-public:
-    TempDir()
-    {
-        std::string tmpl = testing::TempDir() + "memsight_proc_XXXXXX";
-        if (::mkdtemp(tmpl.data()) != nullptr)
-            path_ = tmpl;
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir()
-    {
-        std::error_code ec;
-        if (!path_.empty())
-            fs::remove_all(path_, ec);
-    }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
 
 std::string fixture(const std::string& name)
 {
@@ -52,12 +35,6 @@ std::string fixture(const std::string& name)
     return text.value_or("");
 }
 
-void write_text(const std::string& path, const std::string& text)
-{
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream out(path);
-    out << text;
-}
 
 std::string stat_line(pid_t pid, const std::string& comm, uint64_t minflt, uint64_t majflt, uint64_t start)
 {
@@ -120,7 +97,7 @@ std::vector<pid_t> pids_of(const std::vector<ProcessView>& v)
 
 TEST(ProcScanner, ReadProcessFromFixtures)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_proc"};
     ASSERT_FALSE(tmp.path().empty());
     make_proc(tmp.path());
     ProcScanner scanner(tmp.path());
@@ -141,7 +118,7 @@ TEST(ProcScanner, ReadProcessFromFixtures)
 
 TEST(ProcScanner, ReadProcessSkipsKernelThreadsAndMissingPids)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_proc"};
     ASSERT_FALSE(tmp.path().empty());
     make_proc(tmp.path());
     ProcScanner scanner(tmp.path());
@@ -152,7 +129,7 @@ TEST(ProcScanner, ReadProcessSkipsKernelThreadsAndMissingPids)
 
 TEST(ProcScanner, ReadCgroupPicksTheMemoryHierarchy)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_proc"};
     ASSERT_FALSE(tmp.path().empty());
     make_proc(tmp.path());
     ProcScanner scanner(tmp.path());
@@ -164,7 +141,7 @@ TEST(ProcScanner, ReadCgroupPicksTheMemoryHierarchy)
 
 TEST(ProcScanner, ScanFillsTheTableWithUserProcessesAndTheirCgroups)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_proc"};
     ASSERT_FALSE(tmp.path().empty());
     make_proc(tmp.path());
     ProcScanner scanner(tmp.path());
@@ -196,7 +173,7 @@ TEST(ProcScanner, ScanFillsTheTableWithUserProcessesAndTheirCgroups)
 
 TEST(ProcScanner, ScanDropsVanishedProcesses)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_proc"};
     ASSERT_FALSE(tmp.path().empty());
     make_proc(tmp.path());
     ProcScanner scanner(tmp.path());
@@ -212,7 +189,7 @@ TEST(ProcScanner, ScanDropsVanishedProcesses)
 
 TEST(ProcScanner, ScanTracksGrowthBetweenScans)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_proc"};
     ASSERT_FALSE(tmp.path().empty());
     make_proc(tmp.path());
     ProcScanner scanner(tmp.path());
@@ -228,7 +205,7 @@ TEST(ProcScanner, ScanTracksGrowthBetweenScans)
 
 TEST(ProcScanner, CgroupIsReReadAfterExecAndPidReuseButNotOnEveryScan)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_proc"};
     ASSERT_FALSE(tmp.path().empty());
     make_proc(tmp.path());
     ProcScanner scanner(tmp.path());
@@ -257,7 +234,7 @@ TEST(ProcScanner, CgroupIsReReadAfterExecAndPidReuseButNotOnEveryScan)
 
 TEST(ProcScanner, MissingCgroupFileLeavesTheProcessWithoutOne)
 {
-    TempDir tmp;
+    TempDir tmp{"memsight_proc"};
     ASSERT_FALSE(tmp.path().empty());
     add_process(tmp.path(), 100, "worker", 2048, 5000, "0::/docker/" + kDockerId + "\n");
     fs::remove(tmp.path() + "/100/cgroup");

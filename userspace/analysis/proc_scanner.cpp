@@ -3,32 +3,8 @@
 #include "procfs/proc_parse.h"
 #include "procfs/read_file.h"
 
-#include <dirent.h>
-
-#include <charconv>
-#include <memory>
 
 namespace memsight::analysis {
-namespace {
-
-std::vector<pid_t> list_pids(const std::string& root)
-{
-    std::vector<pid_t> pids;
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(root.c_str()), ::closedir);
-    if (!dir)
-        return pids;
-    while (const dirent* d = ::readdir(dir.get())) {
-        pid_t pid = 0;
-        const char* end = d->d_name + std::char_traits<char>::length(d->d_name);
-        auto [p, ec] = std::from_chars(d->d_name, end, pid);
-        if (ec == std::errc() && p == end && pid > 0)
-            pids.push_back(pid);
-    }
-    return pids;
-}
-
-} // namespace
-
 std::optional<ProcessSample> ProcScanner::read_process(pid_t pid) const
 {
     const std::string dir = root_ + "/" + std::to_string(pid);
@@ -66,7 +42,7 @@ size_t ProcScanner::scan(ProcessTable& table) const
 {
     const auto start = Clock::now();
     size_t n = 0;
-    for (pid_t pid : list_pids(root_)) {
+    for (pid_t pid : procfs::list_pids(root_)) {
         auto s = read_process(pid);
         if (!s)
             continue;

@@ -5,31 +5,12 @@
 #include "procfs/read_file.h"
 #include "util/error.h"
 
-#include <dirent.h>
-
-#include <charconv>
 #include <map>
-#include <memory>
 #include <set>
 
 namespace memsight::deep {
 namespace {
 
-std::vector<pid_t> all_pids(const std::string& root)
-{
-    std::vector<pid_t> pids;
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(root.c_str()), ::closedir);
-    if (!dir)
-        return pids;
-    while (const dirent* d = ::readdir(dir.get())) {
-        pid_t pid = 0;
-        const char* end = d->d_name + std::char_traits<char>::length(d->d_name);
-        auto [p, ec] = std::from_chars(d->d_name, end, pid);
-        if (ec == std::errc() && p == end && pid > 0)
-            pids.push_back(pid);
-    }
-    return pids;
-}
 
 bool is_user_process(const std::string& root, pid_t pid)
 {
@@ -48,7 +29,7 @@ std::vector<pid_t> pid_and_descendants(pid_t pid, bool children, const std::stri
     if (!children)
         return out;
     std::multimap<pid_t, pid_t> kids; // ppid -> pid
-    for (pid_t p : all_pids(proc_root)) {
+    for (pid_t p : procfs::list_pids(proc_root)) {
         auto text = procfs::read_file(proc_root + "/" + std::to_string(p) + "/stat");
         if (auto st = text ? procfs::parse_stat(*text) : std::nullopt)
             kids.emplace(st->ppid, p);
@@ -67,7 +48,7 @@ std::vector<pid_t> processes_of_cgroup(const std::string& selector, const std::s
     if (!by_path && selector.size() < 12)
         throw UserError("--cgroup: give a cgroup path (starting with '/') or at least 12 hex digits of a container id");
     std::vector<pid_t> out;
-    for (pid_t p : all_pids(proc_root)) {
+    for (pid_t p : procfs::list_pids(proc_root)) {
         auto text = procfs::read_file(proc_root + "/" + std::to_string(p) + "/cgroup");
         if (!text)
             continue;

@@ -2,10 +2,13 @@
 
 #include "util/fd.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <array>
+#include <charconv>
+#include <memory>
 #include <cerrno>
 
 namespace memsight::procfs {
@@ -24,6 +27,22 @@ std::optional<std::string> read_file(const std::string& path) {
         }
         content.append(buf.data(), static_cast<size_t>(n));
     }
+}
+
+std::vector<pid_t> list_pids(const std::string& proc_root)
+{
+    std::vector<pid_t> pids;
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(proc_root.c_str()), ::closedir);
+    if (!dir)
+        return pids;
+    while (const dirent* d = ::readdir(dir.get())) {
+        pid_t pid = 0;
+        const char* end = d->d_name + std::char_traits<char>::length(d->d_name);
+        auto [p, ec] = std::from_chars(d->d_name, end, pid);
+        if (ec == std::errc() && p == end && pid > 0)
+            pids.push_back(pid);
+    }
+    return pids;
 }
 
 } // namespace memsight::procfs
