@@ -12,7 +12,10 @@ namespace {
 
 using namespace memsight;
 
-std::string fixture(const char* name) { return *procfs::read_file(std::string(MEMSIGHT_FIXTURES) + "/procfs/" + name); }
+std::string fixture(const char* name)
+{
+    return *procfs::read_file(std::string(MEMSIGHT_FIXTURES) + "/procfs/" + name);
+}
 
 void BM_ParseStatus(benchmark::State& state)
 {

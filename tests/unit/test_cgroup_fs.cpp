@@ -25,33 +25,39 @@ const std::string kV1Mount = kFixtures + "/cgroup/v1";
 const std::string kV2Mount = kFixtures + "/cgroup/v2";
 const std::string kDockerId = "3f1b0a9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a";
 
-std::string procfs_fixture(const std::string& name) {
+std::string procfs_fixture(const std::string& name)
+{
     return read_file(kFixtures + "/procfs/" + name).value_or("");
 }
 
 // A fresh directory under the test temp dir, removed at scope exit.
 
-uint64_t inode_of(const std::string& path) {
-    struct stat st{};
+uint64_t inode_of(const std::string& path)
+{
+    struct stat st {};
     EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
     return static_cast<uint64_t>(st.st_ino);
 }
 
-void write_text(const std::string& path, const std::string& text) {
+void write_text(const std::string& path, const std::string& text)
+{
     std::ofstream out(path);
     out << text;
 }
 
 // mountinfo escapes spaces in paths.
-std::string escape_mount_path(const std::string& path) {
+std::string escape_mount_path(const std::string& path)
+{
     std::string out;
-    for (const char c : path) out += c == ' ' ? std::string("\\040") : std::string(1, c);
+    for (const char c : path)
+        out += c == ' ' ? std::string("\\040") : std::string(1, c);
     return out;
 }
 
 // ---- find_memory_cgroup_mount ----
 
-TEST(CgroupMountParse, HybridHostPrefersV1Memory) {
+TEST(CgroupMountParse, HybridHostPrefersV1Memory)
+{
     const auto mount = find_memory_cgroup_mount(procfs_fixture("mountinfo_hybrid"));
     ASSERT_TRUE(mount.has_value());
     EXPECT_EQ(mount->version, CgroupVersion::V1);
@@ -59,14 +65,16 @@ TEST(CgroupMountParse, HybridHostPrefersV1Memory) {
     EXPECT_EQ(mount->root, "/");
 }
 
-TEST(CgroupMountParse, UnifiedHost) {
+TEST(CgroupMountParse, UnifiedHost)
+{
     const auto mount = find_memory_cgroup_mount(procfs_fixture("mountinfo_v2"));
     ASSERT_TRUE(mount.has_value());
     EXPECT_EQ(mount->version, CgroupVersion::V2);
     EXPECT_EQ(mount->mount_point, "/sys/fs/cgroup");
 }
 
-TEST(CgroupMountParse, HybridWithoutV1MemoryFallsBackToCgroup2) {
+TEST(CgroupMountParse, HybridWithoutV1MemoryFallsBackToCgroup2)
+{
     std::string text = procfs_fixture("mountinfo_hybrid");
     const auto memory_line = text.find("36 30 0:31");
     ASSERT_NE(memory_line, std::string::npos);
@@ -77,7 +85,8 @@ TEST(CgroupMountParse, HybridWithoutV1MemoryFallsBackToCgroup2) {
     EXPECT_EQ(mount->mount_point, "/sys/fs/cgroup/unified");
 }
 
-TEST(CgroupMountParse, ContainerViewHasEscapedMountPointAndSubtreeRoot) {
+TEST(CgroupMountParse, ContainerViewHasEscapedMountPointAndSubtreeRoot)
+{
     const auto mount = find_memory_cgroup_mount(procfs_fixture("mountinfo_container"));
     ASSERT_TRUE(mount.has_value());
     EXPECT_EQ(mount->version, CgroupVersion::V1);
@@ -85,7 +94,8 @@ TEST(CgroupMountParse, ContainerViewHasEscapedMountPointAndSubtreeRoot) {
     EXPECT_EQ(mount->root, "/docker/" + kDockerId);
 }
 
-TEST(CgroupMountParse, NoMemoryHierarchy) {
+TEST(CgroupMountParse, NoMemoryHierarchy)
+{
     EXPECT_FALSE(find_memory_cgroup_mount(procfs_fixture("mountinfo_none")).has_value());
     EXPECT_FALSE(find_memory_cgroup_mount("").has_value());
     EXPECT_FALSE(find_memory_cgroup_mount("36 30 0:31 / /x rw - cgroup\n").has_value()); // truncated
@@ -95,20 +105,23 @@ TEST(CgroupMountParse, NoMemoryHierarchy) {
 
 // ---- flat files ----
 
-TEST(CgroupFlatParse, KeyedFile) {
+TEST(CgroupFlatParse, KeyedFile)
+{
     const auto m = parse_flat_keyed("low 0\nhigh 12\nmax 143\noom 2\noom_kill 1\n");
     EXPECT_EQ(m.size(), 5u);
     EXPECT_EQ(m.at("high"), 12u);
     EXPECT_EQ(m.at("oom_kill"), 1u);
 }
 
-TEST(CgroupFlatParse, MalformedLinesAreSkipped) {
+TEST(CgroupFlatParse, MalformedLinesAreSkipped)
+{
     const auto m = parse_flat_keyed("alone\nbad x\nthree 1 2\n\n good 7 \n");
     ASSERT_EQ(m.size(), 1u);
     EXPECT_EQ(m.at("good"), 7u);
 }
 
-TEST(CgroupFlatParse, Limits) {
+TEST(CgroupFlatParse, Limits)
+{
     EXPECT_EQ(parse_limit("536870912\n"), 536870912u);
     EXPECT_EQ(parse_limit("4611686018427387903"), 4611686018427387903u); // 2^62 - 1
     EXPECT_FALSE(parse_limit("max\n").has_value());
@@ -120,23 +133,25 @@ TEST(CgroupFlatParse, Limits) {
 
 // ---- read(): v1 ----
 
-TEST(CgroupFsRead, V1WithOomKillUsesHierarchicalTotals) {
+TEST(CgroupFsRead, V1WithOomKillUsesHierarchicalTotals)
+{
     const CgroupFs cg({CgroupVersion::V1, kV1Mount});
     const auto m = cg.read("/docker/" + kDockerId);
     ASSERT_TRUE(m.has_value());
     EXPECT_EQ(m->usage, 201326592u);
     EXPECT_EQ(m->limit, 268435456u);
     EXPECT_EQ(m->peak, 268435456u);
-    EXPECT_EQ(m->anon, 144703488u);  // total_rss, not rss
+    EXPECT_EQ(m->anon, 144703488u);           // total_rss, not rss
     EXPECT_EQ(m->file, 54525952u - 6291456u); // total_cache - total_shmem: kinds are disjoint
-    EXPECT_EQ(m->shmem, 6291456u);   // total_shmem
-    EXPECT_EQ(m->swap, 2097152u);    // total_swap
+    EXPECT_EQ(m->shmem, 6291456u);            // total_shmem
+    EXPECT_EQ(m->swap, 2097152u);             // total_swap
     EXPECT_EQ(m->working_set, 201326592u - 37748736u);
     EXPECT_EQ(m->oom_kills, 3u);
     EXPECT_FALSE(m->oom_events.has_value()); // failcnt is not an OOM count
 }
 
-TEST(CgroupFsRead, V1OldKernelWithoutOomKillAndNoLimit) {
+TEST(CgroupFsRead, V1OldKernelWithoutOomKillAndNoLimit)
+{
     const CgroupFs cg({CgroupVersion::V1, kV1Mount});
     const auto m = cg.read("/legacy");
     ASSERT_TRUE(m.has_value());
@@ -151,7 +166,8 @@ TEST(CgroupFsRead, V1OldKernelWithoutOomKillAndNoLimit) {
     EXPECT_FALSE(m->oom_kills.has_value());
 }
 
-TEST(CgroupFsRead, V1FallsBackToLocalStatNames) {
+TEST(CgroupFsRead, V1FallsBackToLocalStatNames)
+{
     TempDir tmp{"memsight_cgroup"};
     ASSERT_FALSE(tmp.path().empty());
     fs::create_directory(tmp.path() + "/c");
@@ -170,7 +186,8 @@ TEST(CgroupFsRead, V1FallsBackToLocalStatNames) {
 
 // ---- read(): v2 ----
 
-TEST(CgroupFsRead, V2WithNumericLimit) {
+TEST(CgroupFsRead, V2WithNumericLimit)
+{
     const CgroupFs cg({CgroupVersion::V2, kV2Mount});
     const auto m = cg.read("/limited");
     ASSERT_TRUE(m.has_value());
@@ -186,7 +203,8 @@ TEST(CgroupFsRead, V2WithNumericLimit) {
     EXPECT_EQ(m->oom_events, 2u);
 }
 
-TEST(CgroupFsRead, V2UnlimitedWithoutPeakOrSwapFiles) {
+TEST(CgroupFsRead, V2UnlimitedWithoutPeakOrSwapFiles)
+{
     const CgroupFs cg({CgroupVersion::V2, kV2Mount});
     const auto m = cg.read("/unlimited/");
     ASSERT_TRUE(m.has_value());
@@ -199,7 +217,8 @@ TEST(CgroupFsRead, V2UnlimitedWithoutPeakOrSwapFiles) {
     EXPECT_EQ(m->oom_events, 0u);
 }
 
-TEST(CgroupFsRead, GoneOrOutsideCgroupIsNullopt) {
+TEST(CgroupFsRead, GoneOrOutsideCgroupIsNullopt)
+{
     const CgroupFs v1({CgroupVersion::V1, kV1Mount});
     const CgroupFs v2({CgroupVersion::V2, kV2Mount});
     EXPECT_FALSE(v2.read("/no-such-cgroup").has_value());
@@ -208,7 +227,8 @@ TEST(CgroupFsRead, GoneOrOutsideCgroupIsNullopt) {
     EXPECT_FALSE(v2.read("/../v2/limited").has_value()); // never escapes the mount
 }
 
-TEST(CgroupFsRead, StripsTheMountRootFromProcPaths) {
+TEST(CgroupFsRead, StripsTheMountRootFromProcPaths)
+{
     // A container that sees only /docker/<id> of the hierarchy mounted at its /sys/fs/cgroup/memory.
     const CgroupFs cg({CgroupVersion::V1, kV1Mount + "/docker/" + kDockerId, "/docker/" + kDockerId});
     const auto m = cg.read("/docker/" + kDockerId);
@@ -219,7 +239,8 @@ TEST(CgroupFsRead, StripsTheMountRootFromProcPaths) {
 
 // ---- detect() ----
 
-TEST(CgroupFsDetect, V2RequiresTheMemoryController) {
+TEST(CgroupFsDetect, V2RequiresTheMemoryController)
+{
     TempDir tmp{"memsight_cgroup"};
     ASSERT_FALSE(tmp.path().empty());
     const std::string with_memory = tmp.path() + "/with_memory";
@@ -238,7 +259,8 @@ TEST(CgroupFsDetect, V2RequiresTheMemoryController) {
     EXPECT_FALSE(CgroupFs::detect(tmp.path() + "/missing").has_value());
 }
 
-TEST(CgroupFsDetect, V1NeedsNoControllerFile) {
+TEST(CgroupFsDetect, V1NeedsNoControllerFile)
+{
     const auto detected = CgroupFs::detect(kFixtures + "/procfs/mountinfo_hybrid");
     ASSERT_TRUE(detected.has_value());
     EXPECT_EQ(detected->mount().version, CgroupVersion::V1);
@@ -246,7 +268,8 @@ TEST(CgroupFsDetect, V1NeedsNoControllerFile) {
 
 // ---- path_for_id() ----
 
-TEST(CgroupFsPathForId, MapsDirectoryInodesToPaths) {
+TEST(CgroupFsPathForId, MapsDirectoryInodesToPaths)
+{
     TempDir tmp{"memsight_cgroup"};
     ASSERT_FALSE(tmp.path().empty());
     fs::create_directories(tmp.path() + "/a/b/c");
@@ -264,7 +287,8 @@ TEST(CgroupFsPathForId, MapsDirectoryInodesToPaths) {
     EXPECT_EQ(cg.path_for_id(inode_of(tmp.path() + "/a/new")), "/a/new");
 }
 
-TEST(CgroupFsPathForId, DoesNotFollowSymlinks) {
+TEST(CgroupFsPathForId, DoesNotFollowSymlinks)
+{
     TempDir tmp{"memsight_cgroup"};
     TempDir outside{"memsight_cgroup"};
     ASSERT_FALSE(tmp.path().empty());
@@ -278,7 +302,8 @@ TEST(CgroupFsPathForId, DoesNotFollowSymlinks) {
     EXPECT_EQ(cg.path_for_id(inode_of(tmp.path() + "/root")), "/");
 }
 
-TEST(CgroupFsPathForId, DepthIsBoundedAt32) {
+TEST(CgroupFsPathForId, DepthIsBoundedAt32)
+{
     TempDir tmp{"memsight_cgroup"};
     ASSERT_FALSE(tmp.path().empty());
     std::string dir = tmp.path();
@@ -294,21 +319,24 @@ TEST(CgroupFsPathForId, DepthIsBoundedAt32) {
             ino_at_32 = inode_of(dir);
             rel_at_32 = rel;
         }
-        if (depth == 33) ino_at_33 = inode_of(dir);
+        if (depth == 33)
+            ino_at_33 = inode_of(dir);
     }
     const CgroupFs cg({CgroupVersion::V2, tmp.path()});
     EXPECT_EQ(cg.path_for_id(ino_at_32), rel_at_32);
     EXPECT_FALSE(cg.path_for_id(ino_at_33).has_value());
 }
 
-TEST(CgroupFsPathForId, MissingMountIsNullopt) {
+TEST(CgroupFsPathForId, MissingMountIsNullopt)
+{
     const CgroupFs cg({CgroupVersion::V2, "/nonexistent/memsight"});
     EXPECT_FALSE(cg.path_for_id(1).has_value());
 }
 
 // ---- this machine ----
 
-TEST(CgroupFsLive, ReadsOwnMemoryCgroup) {
+TEST(CgroupFsLive, ReadsOwnMemoryCgroup)
+{
     const auto mountinfo = read_file("/proc/self/mountinfo");
     ASSERT_TRUE(mountinfo.has_value());
     ASSERT_FALSE(mountinfo->empty());
@@ -316,7 +344,8 @@ TEST(CgroupFsLive, ReadsOwnMemoryCgroup) {
         EXPECT_TRUE(find_memory_cgroup_mount(*mountinfo).has_value());
     }
     const auto cg = CgroupFs::detect();
-    if (!cg) GTEST_SKIP() << "no memory cgroup hierarchy mounted in this environment";
+    if (!cg)
+        GTEST_SKIP() << "no memory cgroup hierarchy mounted in this environment";
 
     const auto path = memory_cgroup_path(parse_proc_cgroup(read_file("/proc/self/cgroup").value_or("")));
     ASSERT_TRUE(path.has_value());
@@ -329,7 +358,8 @@ TEST(CgroupFsLive, ReadsOwnMemoryCgroup) {
     EXPECT_LE(m->working_set, m->usage);
 
     std::string dir = cg->mount().mount_point;
-    if (*path != "/") dir += *path;
+    if (*path != "/")
+        dir += *path;
     if (cg->mount().root == "/") {
         EXPECT_EQ(cg->path_for_id(inode_of(dir)), *path);
     }

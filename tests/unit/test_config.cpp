@@ -28,7 +28,8 @@ using memsight::config::Profile;
 using memsight::config::profile_name;
 using memsight::config::validate;
 
-void expect_same(const Config &a, const Config &b) {
+void expect_same(const Config& a, const Config& b)
+{
     EXPECT_EQ(a.profile, b.profile);
     EXPECT_EQ(a.listen, b.listen);
     EXPECT_EQ(a.metrics_path, b.metrics_path);
@@ -50,22 +51,25 @@ void expect_same(const Config &a, const Config &b) {
 }
 
 // The message of the ConfigError thrown by load_yaml(text, "memsight.yaml"), or "" if none.
-std::string error_of(const std::string &text) {
+std::string error_of(const std::string& text)
+{
     try {
         load_yaml(text, "memsight.yaml");
-    } catch (const ConfigError &e) {
+    } catch (const ConfigError& e) {
         return e.what();
     }
     return "";
 }
 
-Config load(const std::string &text) {
+Config load(const std::string& text)
+{
     return load_yaml(text, "memsight.yaml");
 }
 
 // ---------------------------------------------------------------- profiles and defaults
 
-TEST(ConfigDefaults, Prod) {
+TEST(ConfigDefaults, Prod)
+{
     const Config c = defaults_for(Profile::Prod);
     EXPECT_EQ(c.profile, Profile::Prod);
     EXPECT_EQ(c.listen, "127.0.0.1:9756");
@@ -84,7 +88,8 @@ TEST(ConfigDefaults, Prod) {
     expect_same(c, Config{});
 }
 
-TEST(ConfigDefaults, Staging) {
+TEST(ConfigDefaults, Staging)
+{
     Config expected;
     expected.profile = Profile::Staging;
     expected.interval = 5s;
@@ -94,7 +99,8 @@ TEST(ConfigDefaults, Staging) {
     expect_same(defaults_for(Profile::Staging), expected);
 }
 
-TEST(ConfigDefaults, Dev) {
+TEST(ConfigDefaults, Dev)
+{
     Config expected;
     expected.profile = Profile::Dev;
     expected.interval = 2s;
@@ -106,12 +112,14 @@ TEST(ConfigDefaults, Dev) {
     expect_same(defaults_for(Profile::Dev), expected);
 }
 
-TEST(ConfigDefaults, EveryProfileIsValid) {
+TEST(ConfigDefaults, EveryProfileIsValid)
+{
     for (Profile p : {Profile::Dev, Profile::Staging, Profile::Prod})
         EXPECT_NO_THROW(validate(defaults_for(p))) << profile_name(p);
 }
 
-TEST(ConfigProfile, NamesRoundTrip) {
+TEST(ConfigProfile, NamesRoundTrip)
+{
     for (Profile p : {Profile::Dev, Profile::Staging, Profile::Prod})
         EXPECT_EQ(parse_profile(profile_name(p)), p);
     EXPECT_EQ(profile_name(Profile::Dev), "dev");
@@ -119,34 +127,38 @@ TEST(ConfigProfile, NamesRoundTrip) {
     EXPECT_EQ(profile_name(Profile::Prod), "prod");
 }
 
-TEST(ConfigProfile, UnknownNameThrows) {
+TEST(ConfigProfile, UnknownNameThrows)
+{
     EXPECT_THROW(parse_profile("production"), ConfigError);
     EXPECT_THROW(parse_profile("Prod"), ConfigError);
     EXPECT_THROW(parse_profile(""), ConfigError);
     try {
         parse_profile("qa");
         FAIL();
-    } catch (const ConfigError &e) {
+    } catch (const ConfigError& e) {
         EXPECT_STREQ(e.what(), "unknown profile 'qa' (expected dev, staging or prod)");
     }
 }
 
 // ---------------------------------------------------------------- loading
 
-TEST(ConfigLoad, EmptyTextGivesProdDefaults) {
+TEST(ConfigLoad, EmptyTextGivesProdDefaults)
+{
     expect_same(load(""), defaults_for(Profile::Prod));
     expect_same(load("# nothing but a comment\n\n"), defaults_for(Profile::Prod));
     expect_same(load("---\n"), defaults_for(Profile::Prod));
     expect_same(load("~\n"), defaults_for(Profile::Prod));
 }
 
-TEST(ConfigLoad, ProfileSelectsDefaults) {
+TEST(ConfigLoad, ProfileSelectsDefaults)
+{
     expect_same(load("profile: dev\n"), defaults_for(Profile::Dev));
     expect_same(load("profile: staging\n"), defaults_for(Profile::Staging));
     expect_same(load("profile: prod\n"), defaults_for(Profile::Prod));
 }
 
-TEST(ConfigLoad, ProfileAfterOtherKeysIsAppliedFirst) {
+TEST(ConfigLoad, ProfileAfterOtherKeysIsAppliedFirst)
+{
     const Config c = load("interval: 3s\n"
                           "processes:\n"
                           "  top_by_rss: 7\n"
@@ -157,7 +169,8 @@ TEST(ConfigLoad, ProfileAfterOtherKeysIsAppliedFirst) {
     expect_same(c, expected);
 }
 
-TEST(ConfigLoad, ProfileKeepsItsOtherDefaults) {
+TEST(ConfigLoad, ProfileKeepsItsOtherDefaults)
+{
     const Config c = load("profile: staging\nlog_level: debug\n");
     EXPECT_EQ(c.profile, Profile::Staging);
     EXPECT_EQ(c.interval, 5s);
@@ -165,7 +178,8 @@ TEST(ConfigLoad, ProfileKeepsItsOtherDefaults) {
     EXPECT_EQ(c.log_level, "debug");
 }
 
-TEST(ConfigLoad, EveryKeyOverrides) {
+TEST(ConfigLoad, EveryKeyOverrides)
+{
     const Config c = load(R"(profile: staging
 listen: "[::1]:9100"
 metrics_path: /m
@@ -203,28 +217,29 @@ kernel:
 }
 
 // Each key alone changes exactly its field.
-TEST(ConfigLoad, EachKeyAloneOverridesOnlyItsField) {
+TEST(ConfigLoad, EachKeyAloneOverridesOnlyItsField)
+{
     struct Case {
-        const char *yaml;
-        void (*apply)(Config &);
+        const char* yaml;
+        void (*apply)(Config&);
     };
     const Case cases[] = {
-        {"listen: 0.0.0.0:9100\n", [](Config &c) { c.listen = "0.0.0.0:9100"; }},
-        {"metrics_path: /x/metrics\n", [](Config &c) { c.metrics_path = "/x/metrics"; }},
-        {"interval: 250ms\n", [](Config &c) { c.interval = 250ms; }},
-        {"log_level: trace\n", [](Config &c) { c.log_level = "trace"; }},
-        {"processes:\n  top_by_rss: 3\n", [](Config &c) { c.top_processes_by_rss = 3; }},
-        {"processes:\n  top_by_growth: 4\n", [](Config &c) { c.top_processes_by_growth = 4; }},
-        {"processes:\n  growth_window: 1h\n", [](Config &c) { c.growth_window = 1h; }},
-        {"exit_peaks:\n  top: 5\n", [](Config &c) { c.exit_peaks_top = 5; }},
-        {"exit_peaks:\n  window: 30s\n", [](Config &c) { c.exit_peaks_window = 30s; }},
-        {"oom:\n  max_series: 100000\n", [](Config &c) { c.max_oom_series = 100000; }},
-        {"kernel:\n  ringbuf_bytes: 1073741824\n", [](Config &c) { c.ringbuf_bytes = 1u << 30; }},
-        {"kernel:\n  page_faults:\n    enabled: false\n", [](Config &c) { c.page_faults_enabled = false; }},
+        {"listen: 0.0.0.0:9100\n", [](Config& c) { c.listen = "0.0.0.0:9100"; }},
+        {"metrics_path: /x/metrics\n", [](Config& c) { c.metrics_path = "/x/metrics"; }},
+        {"interval: 250ms\n", [](Config& c) { c.interval = 250ms; }},
+        {"log_level: trace\n", [](Config& c) { c.log_level = "trace"; }},
+        {"processes:\n  top_by_rss: 3\n", [](Config& c) { c.top_processes_by_rss = 3; }},
+        {"processes:\n  top_by_growth: 4\n", [](Config& c) { c.top_processes_by_growth = 4; }},
+        {"processes:\n  growth_window: 1h\n", [](Config& c) { c.growth_window = 1h; }},
+        {"exit_peaks:\n  top: 5\n", [](Config& c) { c.exit_peaks_top = 5; }},
+        {"exit_peaks:\n  window: 30s\n", [](Config& c) { c.exit_peaks_window = 30s; }},
+        {"oom:\n  max_series: 100000\n", [](Config& c) { c.max_oom_series = 100000; }},
+        {"kernel:\n  ringbuf_bytes: 1073741824\n", [](Config& c) { c.ringbuf_bytes = 1u << 30; }},
+        {"kernel:\n  page_faults:\n    enabled: false\n", [](Config& c) { c.page_faults_enabled = false; }},
         {"kernel:\n  page_faults:\n    sample_period: 1000000000\n",
-         [](Config &c) { c.page_fault_sample_period = 1000000000; }},
+         [](Config& c) { c.page_fault_sample_period = 1000000000; }},
     };
-    for (const Case &k : cases) {
+    for (const Case& k : cases) {
         SCOPED_TRACE(k.yaml);
         Config expected = defaults_for(Profile::Prod);
         k.apply(expected);
@@ -232,11 +247,13 @@ TEST(ConfigLoad, EachKeyAloneOverridesOnlyItsField) {
     }
 }
 
-TEST(ConfigLoad, EmptySectionsAreAccepted) {
+TEST(ConfigLoad, EmptySectionsAreAccepted)
+{
     expect_same(load("processes:\nexit_peaks:\noom:\nkernel:\n  page_faults:\n"), defaults_for(Profile::Prod));
 }
 
-TEST(ConfigLoad, FlowStyleQuotesAndCommentsAreAccepted) {
+TEST(ConfigLoad, FlowStyleQuotesAndCommentsAreAccepted)
+{
     const Config c = load("processes: {top_by_rss: 8, growth_window: '10m'}  # comment\n"
                           "interval: \"5s\"\n");
     EXPECT_EQ(c.top_processes_by_rss, 8u);
@@ -244,27 +261,31 @@ TEST(ConfigLoad, FlowStyleQuotesAndCommentsAreAccepted) {
     EXPECT_EQ(c.interval, 5s);
 }
 
-TEST(ConfigLoad, BooleanSpellings) {
+TEST(ConfigLoad, BooleanSpellings)
+{
     EXPECT_TRUE(load("kernel: {page_faults: {enabled: true}}").page_faults_enabled);
     EXPECT_TRUE(load("kernel: {page_faults: {enabled: yes}}").page_faults_enabled);
     EXPECT_FALSE(load("kernel: {page_faults: {enabled: off}}").page_faults_enabled);
     EXPECT_FALSE(load("kernel: {page_faults: {enabled: False}}").page_faults_enabled);
 }
 
-TEST(ConfigLoad, ListenForms) {
+TEST(ConfigLoad, ListenForms)
+{
     EXPECT_EQ(load("listen: localhost:1\n").listen, "localhost:1");
     EXPECT_EQ(load("listen: '[::]:65535'\n").listen, "[::]:65535");
     EXPECT_EQ(load("listen: my-node.example.com:9756\n").listen, "my-node.example.com:9756");
 }
 
-TEST(ConfigLoad, GrowthWindowEqualToIntervalIsAccepted) {
+TEST(ConfigLoad, GrowthWindowEqualToIntervalIsAccepted)
+{
     const Config c = load("interval: 1m\nprocesses:\n  growth_window: 1m\n");
     EXPECT_EQ(c.growth_window, c.interval);
 }
 
 // ---------------------------------------------------------------- errors: exact line and message
 
-TEST(ConfigErrors, UnknownTopLevelKey) {
+TEST(ConfigErrors, UnknownTopLevelKey)
+{
     EXPECT_EQ(error_of("profile: prod\n"
                        "\n"
                        "# comment\n"
@@ -276,7 +297,8 @@ TEST(ConfigErrors, UnknownTopLevelKey) {
               "processes, exit_peaks, oom, kernel, deep)");
 }
 
-TEST(ConfigErrors, UnknownNestedKey) {
+TEST(ConfigErrors, UnknownNestedKey)
+{
     EXPECT_EQ(error_of("processes:\n  top_by_rss: 5\n  top_rss: 5\n"),
               "memsight.yaml:3: unknown key 'top_rss' in processes (known: top_by_rss, top_by_growth, growth_window)");
     EXPECT_EQ(error_of("kernel:\n  page_faults:\n    enable: true\n"),
@@ -286,18 +308,21 @@ TEST(ConfigErrors, UnknownNestedKey) {
     EXPECT_EQ(error_of("oom:\n\n  series: 1\n"), "memsight.yaml:3: unknown key 'series' in oom (known: max_series)");
 }
 
-TEST(ConfigErrors, UnknownKeyReportedEvenBeforeProfile) {
+TEST(ConfigErrors, UnknownKeyReportedEvenBeforeProfile)
+{
     EXPECT_EQ(error_of("bogus: 1\nprofile: dev\n").rfind("memsight.yaml:1: unknown key 'bogus'", 0), 0u);
 }
 
-TEST(ConfigErrors, DuplicateKey) {
+TEST(ConfigErrors, DuplicateKey)
+{
     EXPECT_EQ(error_of("interval: 10s\nlog_level: info\ninterval: 5s\n"),
               "memsight.yaml:3: duplicate key 'interval' (first set on line 1)");
     EXPECT_EQ(error_of("processes:\n  top_by_rss: 1\n  top_by_rss: 2\n"),
               "memsight.yaml:3: duplicate key 'processes.top_by_rss' (first set on line 2)");
 }
 
-TEST(ConfigErrors, BadDuration) {
+TEST(ConfigErrors, BadDuration)
+{
     EXPECT_EQ(error_of("profile: prod\nlisten: 127.0.0.1:9756\ninterval: ten\n"),
               "memsight.yaml:3: interval: expected a duration like 10s, got 'ten'");
     EXPECT_EQ(error_of("interval: 10\n"), "memsight.yaml:1: interval: expected a duration like 10s, got '10'");
@@ -307,7 +332,8 @@ TEST(ConfigErrors, BadDuration) {
               "memsight.yaml:2: exit_peaks.window: expected a duration like 10s, got '-1m'");
 }
 
-TEST(ConfigErrors, DurationOutOfRange) {
+TEST(ConfigErrors, DurationOutOfRange)
+{
     EXPECT_EQ(error_of("interval: 50ms\n"), "memsight.yaml:1: interval: must be between 100ms and 1h, got 50ms");
     EXPECT_EQ(error_of("interval: 61m\n"), "memsight.yaml:1: interval: must be between 100ms and 1h, got 1h1m");
     EXPECT_EQ(error_of("exit_peaks:\n  window: 500ms\n"),
@@ -316,7 +342,8 @@ TEST(ConfigErrors, DurationOutOfRange) {
               "memsight.yaml:2: processes.growth_window: must be between 100ms and 24h, got 25h");
 }
 
-TEST(ConfigErrors, GrowthWindowShorterThanInterval) {
+TEST(ConfigErrors, GrowthWindowShorterThanInterval)
+{
     // Blamed on growth_window when the file sets it...
     EXPECT_EQ(error_of("interval: 1m\nprocesses:\n  growth_window: 30s\n"),
               "memsight.yaml:3: processes.growth_window: must be at least interval (1m), got 30s");
@@ -325,7 +352,8 @@ TEST(ConfigErrors, GrowthWindowShorterThanInterval) {
               "memsight.yaml:3: interval: must not exceed processes.growth_window (1m), got 2m");
 }
 
-TEST(ConfigErrors, IntegerOutOfRange) {
+TEST(ConfigErrors, IntegerOutOfRange)
+{
     EXPECT_EQ(error_of("profile: prod\n\nprocesses:\n  top_by_rss: 20000\n"),
               "memsight.yaml:4: processes.top_by_rss: must be between 0 and 10000, got 20000");
     EXPECT_EQ(error_of("processes:\n  top_by_growth: -1\n"),
@@ -340,7 +368,8 @@ TEST(ConfigErrors, IntegerOutOfRange) {
               "memsight.yaml:3: kernel.page_faults.sample_period: must be between 0 and 1000000000, got 1000000001");
 }
 
-TEST(ConfigErrors, NotAnInteger) {
+TEST(ConfigErrors, NotAnInteger)
+{
     EXPECT_EQ(error_of("processes:\n  top_by_rss: many\n"),
               "memsight.yaml:2: processes.top_by_rss: expected an integer, got 'many'");
     EXPECT_EQ(error_of("processes:\n  top_by_rss: 2.5\n"),
@@ -351,7 +380,8 @@ TEST(ConfigErrors, NotAnInteger) {
               "memsight.yaml:2: oom.max_series: expected an integer, got an empty value");
 }
 
-TEST(ConfigErrors, RingbufBytes) {
+TEST(ConfigErrors, RingbufBytes)
+{
     const std::string range = "must be a power of two between 4096 and 1073741824, got ";
     EXPECT_EQ(error_of("kernel:\n  ringbuf_bytes: 1000000\n"),
               "memsight.yaml:2: kernel.ringbuf_bytes: " + range + "1000000");
@@ -363,7 +393,8 @@ TEST(ConfigErrors, RingbufBytes) {
               "memsight.yaml:2: kernel.ringbuf_bytes: " + range + "-4096");
 }
 
-TEST(ConfigErrors, Listen) {
+TEST(ConfigErrors, Listen)
+{
     EXPECT_EQ(
         error_of("listen: :9756\n"),
         "memsight.yaml:1: listen: host part is empty in ':9756' (use 0.0.0.0:PORT to listen on every IPv4 address)");
@@ -386,14 +417,16 @@ TEST(ConfigErrors, Listen) {
     EXPECT_EQ(error_of("listen: 'a b:80'\n"), "memsight.yaml:1: listen: invalid host 'a b' in 'a b:80'");
 }
 
-TEST(ConfigErrors, MetricsPath) {
+TEST(ConfigErrors, MetricsPath)
+{
     EXPECT_EQ(error_of("metrics_path: metrics\n"), "memsight.yaml:1: metrics_path: must start with '/', got 'metrics'");
     EXPECT_EQ(error_of("metrics_path: ''\n"), "memsight.yaml:1: metrics_path: must start with '/', got ''");
     EXPECT_EQ(error_of("metrics_path: '/a b'\n"),
               "memsight.yaml:1: metrics_path: must not contain spaces or control characters, got '/a b'");
 }
 
-TEST(ConfigErrors, LogLevelAndProfile) {
+TEST(ConfigErrors, LogLevelAndProfile)
+{
     EXPECT_EQ(error_of("log_level: verbose\n"),
               "memsight.yaml:1: log_level: must be one of trace, debug, info, warn, error, off, got 'verbose'");
     EXPECT_EQ(error_of("interval: 10s\nprofile: production\n"),
@@ -402,12 +435,14 @@ TEST(ConfigErrors, LogLevelAndProfile) {
               "memsight.yaml:2: profile: expected dev, staging or prod, got a map");
 }
 
-TEST(ConfigErrors, Boolean) {
+TEST(ConfigErrors, Boolean)
+{
     EXPECT_EQ(error_of("kernel:\n  page_faults:\n    enabled: maybe\n"),
               "memsight.yaml:3: kernel.page_faults.enabled: expected true or false, got 'maybe'");
 }
 
-TEST(ConfigErrors, WrongShapes) {
+TEST(ConfigErrors, WrongShapes)
+{
     EXPECT_EQ(error_of("processes: 20\n"),
               "memsight.yaml:1: processes: expected a map of top_by_rss, top_by_growth, growth_window, got '20'");
     EXPECT_EQ(error_of("kernel:\n  page_faults: true\n"),
@@ -417,13 +452,15 @@ TEST(ConfigErrors, WrongShapes) {
     EXPECT_EQ(error_of("? [a, b]\n: 1\n"), "memsight.yaml:1: keys must be plain names, got a list");
 }
 
-TEST(ConfigErrors, TopLevelNotAMap) {
+TEST(ConfigErrors, TopLevelNotAMap)
+{
     EXPECT_EQ(error_of("- interval: 10s\n"),
               "memsight.yaml:1: expected a map of settings at the top level, got a list");
     EXPECT_EQ(error_of("\n\nhello\n"), "memsight.yaml:3: expected a map of settings at the top level, got 'hello'");
 }
 
-TEST(ConfigErrors, MalformedYaml) {
+TEST(ConfigErrors, MalformedYaml)
+{
     EXPECT_EQ(error_of("interval: 10s\nprocesses: [1, 2\n"),
               "memsight.yaml:2: invalid YAML: end of sequence flow not found");
     EXPECT_EQ(error_of("a: 1\n b: 2\n"), "memsight.yaml:2: invalid YAML: illegal map value");
@@ -432,19 +469,21 @@ TEST(ConfigErrors, MalformedYaml) {
     EXPECT_EQ(error_of("interval: *x\n"), "memsight.yaml:1: invalid YAML: the referenced anchor is not defined");
 }
 
-TEST(ConfigErrors, MoreThanOneDocument) {
+TEST(ConfigErrors, MoreThanOneDocument)
+{
     EXPECT_EQ(error_of("interval: 10s\n---\ninterval: 5s\n"),
               "memsight.yaml:3: more than one YAML document; expected a single map of settings");
 }
 
-TEST(ConfigErrors, AreOneLineAndNameTheSource) {
+TEST(ConfigErrors, AreOneLineAndNameTheSource)
+{
     const std::string bad[] = {"intervall: 1s\n", "interval: ten\n", "x: [\n", "- 1\n",
                                "processes:\n  top_by_rss: -3\n"};
-    for (const std::string &text : bad) {
+    for (const std::string& text : bad) {
         try {
             load_yaml(text, "/etc/memsight/memsight.yaml");
             ADD_FAILURE() << "no error for " << text;
-        } catch (const ConfigError &e) {
+        } catch (const ConfigError& e) {
             const std::string msg = e.what();
             EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
             EXPECT_EQ(msg.rfind("/etc/memsight/memsight.yaml:", 0), 0u) << msg;
@@ -454,7 +493,8 @@ TEST(ConfigErrors, AreOneLineAndNameTheSource) {
 
 // ---------------------------------------------------------------- durations
 
-TEST(ConfigDuration, Valid) {
+TEST(ConfigDuration, Valid)
+{
     EXPECT_EQ(parse_duration("250ms"), 250ms);
     EXPECT_EQ(parse_duration("10s"), 10s);
     EXPECT_EQ(parse_duration("5m"), 5min);
@@ -467,8 +507,9 @@ TEST(ConfigDuration, Valid) {
     EXPECT_EQ(parse_duration("2562047788015h"), Duration{2562047788015LL * 3600000LL});
 }
 
-TEST(ConfigDuration, Invalid) {
-    const char *bad[] = {"",
+TEST(ConfigDuration, Invalid)
+{
+    const char* bad[] = {"",
                          "10",
                          "-5s",
                          "s",
@@ -486,15 +527,16 @@ TEST(ConfigDuration, Invalid) {
                          "99999999999999999999s",
                          "2562047788016h",
                          "9223372036854775807ms1ms"};
-    for (const char *s : bad)
+    for (const char* s : bad)
         EXPECT_THROW(parse_duration(s), ConfigError) << "'" << s << "'";
 }
 
-TEST(ConfigDuration, Messages) {
+TEST(ConfigDuration, Messages)
+{
     const auto msg = [](std::string_view s) -> std::string {
         try {
             parse_duration(s);
-        } catch (const ConfigError &e) {
+        } catch (const ConfigError& e) {
             return e.what();
         }
         return "";
@@ -508,7 +550,8 @@ TEST(ConfigDuration, Messages) {
     EXPECT_EQ(msg("99999999999999999999s"), "invalid duration '99999999999999999999s': too large");
 }
 
-TEST(ConfigDuration, FormatRoundTrips) {
+TEST(ConfigDuration, FormatRoundTrips)
+{
     EXPECT_EQ(format_duration(0ms), "0s");
     EXPECT_EQ(format_duration(250ms), "250ms");
     EXPECT_EQ(format_duration(10s), "10s");
@@ -521,14 +564,16 @@ TEST(ConfigDuration, FormatRoundTrips) {
 
 // ---------------------------------------------------------------- embedded default file
 
-TEST(ConfigEmbedded, EqualsProdDefaults) {
+TEST(ConfigEmbedded, EqualsProdDefaults)
+{
     expect_same(load_yaml(embedded_default_yaml(), "<embedded>"), defaults_for(Profile::Prod));
 }
 
-TEST(ConfigEmbedded, SetsEveryKeyExplicitly) {
+TEST(ConfigEmbedded, SetsEveryKeyExplicitly)
+{
     const YAML::Node n = YAML::Load(std::string(embedded_default_yaml()));
-    const char *top[] = {"profile", "listen", "metrics_path", "interval", "log_level"};
-    for (const char *k : top)
+    const char* top[] = {"profile", "listen", "metrics_path", "interval", "log_level"};
+    for (const char* k : top)
         EXPECT_TRUE(n[k].IsScalar()) << k;
     EXPECT_TRUE(n["processes"]["top_by_rss"].IsScalar());
     EXPECT_TRUE(n["processes"]["top_by_growth"].IsScalar());
@@ -545,7 +590,8 @@ TEST(ConfigEmbedded, SetsEveryKeyExplicitly) {
     EXPECT_EQ(n["profile"].Scalar(), "prod");
 }
 
-TEST(ConfigDeep, KeysOverrideAndAreRangeChecked) {
+TEST(ConfigDeep, KeysOverrideAndAreRangeChecked)
+{
     const Config c = load_yaml("deep:\n  sample_bytes: 1\n  top_sites: 3\n  max_duration: 30s\n", "d.yaml");
     EXPECT_EQ(c.deep_sample_bytes, 1u);
     EXPECT_EQ(c.deep_top_sites, 3u);
@@ -564,7 +610,8 @@ TEST(ConfigDeep, KeysOverrideAndAreRangeChecked) {
     }
 }
 
-TEST(ConfigEmbedded, EveryKeyIsDocumented) {
+TEST(ConfigEmbedded, EveryKeyIsDocumented)
+{
     // Each line that sets a key has a comment on the line above it.
     std::istringstream in{std::string(embedded_default_yaml())};
     std::string line;
@@ -584,38 +631,45 @@ TEST(ConfigEmbedded, EveryKeyIsDocumented) {
 
 // ---------------------------------------------------------------- files
 
-TEST(ConfigFile, MissingFile) {
+TEST(ConfigFile, MissingFile)
+{
     try {
         load_file("/nonexistent/memsight.yaml");
         FAIL() << "no error";
-    } catch (const ConfigError &e) {
+    } catch (const ConfigError& e) {
         EXPECT_STREQ(e.what(), "cannot read config /nonexistent/memsight.yaml: No such file or directory");
     }
 }
 
-TEST(ConfigFile, Directory) {
+TEST(ConfigFile, Directory)
+{
     try {
         load_file("/");
         FAIL() << "no error";
-    } catch (const ConfigError &e) {
+    } catch (const ConfigError& e) {
         EXPECT_STREQ(e.what(), "cannot read config /: Is a directory");
     }
 }
 
-TEST(ConfigFile, LoadsAndNamesThePathInErrors) {
+TEST(ConfigFile, LoadsAndNamesThePathInErrors)
+{
     char path[] = "/tmp/memsight_config_test_XXXXXX";
     const int fd = mkstemp(path);
     ASSERT_GE(fd, 0);
     close(fd);
-    { std::ofstream(path) << "profile: dev\ninterval: 3s\n"; }
+    {
+        std::ofstream(path) << "profile: dev\ninterval: 3s\n";
+    }
     const Config c = load_file(path);
     EXPECT_EQ(c.profile, Profile::Dev);
     EXPECT_EQ(c.interval, 3s);
-    { std::ofstream(path) << "profile: dev\ninterval: soon\n"; }
+    {
+        std::ofstream(path) << "profile: dev\ninterval: soon\n";
+    }
     try {
         load_file(path);
         ADD_FAILURE() << "no error";
-    } catch (const ConfigError &e) {
+    } catch (const ConfigError& e) {
         EXPECT_EQ(std::string(e.what()), std::string(path) + ":2: interval: expected a duration like 10s, got 'soon'");
     }
     std::remove(path);
@@ -623,7 +677,8 @@ TEST(ConfigFile, LoadsAndNamesThePathInErrors) {
 
 // ---------------------------------------------------------------- validate and flags
 
-TEST(ConfigValidate, ReportsTheKey) {
+TEST(ConfigValidate, ReportsTheKey)
+{
     Config c;
     c.ringbuf_bytes = 5000;
     EXPECT_THROW(validate(c), ConfigError);
@@ -632,7 +687,7 @@ TEST(ConfigValidate, ReportsTheKey) {
     try {
         validate(c);
         FAIL();
-    } catch (const ConfigError &e) {
+    } catch (const ConfigError& e) {
         EXPECT_STREQ(e.what(), "interval: must be between 100ms and 1h, got 2h");
     }
     c = Config{};
@@ -640,12 +695,13 @@ TEST(ConfigValidate, ReportsTheKey) {
     try {
         validate(c);
         FAIL();
-    } catch (const ConfigError &e) {
+    } catch (const ConfigError& e) {
         EXPECT_STREQ(e.what(), "processes.growth_window: must be at least interval (10s), got 1s");
     }
 }
 
-TEST(ConfigOverrides, FlagsWin) {
+TEST(ConfigOverrides, FlagsWin)
+{
     Config c = load("profile: dev\nlisten: 127.0.0.1:1\ninterval: 3s\n");
     apply_overrides(c, Overrides{"[::1]:9000", Duration{5000}});
     EXPECT_EQ(c.listen, "[::1]:9000");
@@ -658,26 +714,27 @@ TEST(ConfigOverrides, FlagsWin) {
     expect_same(c, unchanged);
 }
 
-TEST(ConfigOverrides, BadFlagsThrowAndLeaveConfigUnchanged) {
+TEST(ConfigOverrides, BadFlagsThrowAndLeaveConfigUnchanged)
+{
     Config c;
     const Config before = c;
     try {
         apply_overrides(c, Overrides{"0.0.0.0:9100", Duration{10}});
         FAIL();
-    } catch (const ConfigError &e) {
+    } catch (const ConfigError& e) {
         EXPECT_STREQ(e.what(), "--interval: must be between 100ms and 1h, got 10ms");
     }
     expect_same(c, before);
     try {
         apply_overrides(c, Overrides{"nohost", std::nullopt});
         FAIL();
-    } catch (const ConfigError &e) {
+    } catch (const ConfigError& e) {
         EXPECT_STREQ(e.what(), "--listen: must be ADDR:PORT like 127.0.0.1:9756 or [::1]:9756, got 'nohost'");
     }
     try {
         apply_overrides(c, Overrides{std::nullopt, Duration{std::chrono::minutes(10)}});
         FAIL();
-    } catch (const ConfigError &e) {
+    } catch (const ConfigError& e) {
         EXPECT_STREQ(e.what(), "--interval: must not exceed processes.growth_window (5m), got 10m");
     }
     expect_same(c, before);

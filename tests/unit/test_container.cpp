@@ -22,7 +22,8 @@ struct Case {
     std::string runtime;
 };
 
-void expect_cases(const std::vector<Case>& cases) {
+void expect_cases(const std::vector<Case>& cases)
+{
     for (const auto& c : cases) {
         SCOPED_TRACE(c.path);
         const auto got = identify_container(c.path);
@@ -32,7 +33,8 @@ void expect_cases(const std::vector<Case>& cases) {
     }
 }
 
-TEST(ContainerIdentity, Docker) {
+TEST(ContainerIdentity, Docker)
+{
     expect_cases({
         {"/docker/" + kId, kId, "", "docker"},
         {"/system.slice/docker-" + kId + ".scope", kId, "", "docker"},
@@ -43,7 +45,8 @@ TEST(ContainerIdentity, Docker) {
     });
 }
 
-TEST(ContainerIdentity, KubernetesCgroupfsDriver) {
+TEST(ContainerIdentity, KubernetesCgroupfsDriver)
+{
     expect_cases({
         {"/kubepods/burstable/pod" + kUid + "/" + kId, kId, kUid, "containerd"},
         {"/kubepods/pod" + kUid + "/" + kId, kId, kUid, "containerd"}, // guaranteed: no qos level
@@ -54,30 +57,31 @@ TEST(ContainerIdentity, KubernetesCgroupfsDriver) {
     });
 }
 
-TEST(ContainerIdentity, KubernetesSystemdDriver) {
+TEST(ContainerIdentity, KubernetesSystemdDriver)
+{
     const std::string burstable =
         "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + kUidUnderscored + ".slice";
     expect_cases({
         {burstable + "/cri-containerd-" + kId + ".scope", kId, kUid, "containerd"},
         {"/kubepods.slice/kubepods-pod" + kUidUnderscored + ".slice/crio-" + kId + ".scope", kId, kUid, "cri-o"},
-        {"/kubepods.slice/kubepods-pod" + kUidUnderscored + ".slice/crio-conmon-" + kId + ".scope", kId, kUid,
-         "cri-o"},
-        {"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + kUidUnderscored +
-             ".slice/docker-" + kId + ".scope",
+        {"/kubepods.slice/kubepods-pod" + kUidUnderscored + ".slice/crio-conmon-" + kId + ".scope", kId, kUid, "cri-o"},
+        {"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + kUidUnderscored + ".slice/docker-" +
+             kId + ".scope",
          kId, kUid, "docker"},
         {burstable, "", kUid, "kubepods"},
-        {"/system.slice/containerd.service/kubepods-burstable-pod" + kUidUnderscored +
-             ".slice:cri-containerd:" + kId,
+        {"/system.slice/containerd.service/kubepods-burstable-pod" + kUidUnderscored + ".slice:cri-containerd:" + kId,
          kId, kUid, "containerd"},
         // kind: a Kubernetes node inside a docker container, kubelet cgroup root /kubelet
-        {"/system.slice/docker-" + kId2 + ".scope/kubelet.slice/kubelet-kubepods.slice/"
-         "kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod" + kUidUnderscored +
-             ".slice/cri-containerd-" + kId + ".scope",
+        {"/system.slice/docker-" + kId2 +
+             ".scope/kubelet.slice/kubelet-kubepods.slice/"
+             "kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod" +
+             kUidUnderscored + ".slice/cri-containerd-" + kId + ".scope",
          kId, kUid, "containerd"},
     });
 }
 
-TEST(ContainerIdentity, Podman) {
+TEST(ContainerIdentity, Podman)
+{
     expect_cases({
         {"/machine.slice/libpod-" + kId + ".scope", kId, "", "podman"},
         {"/libpod_parent/libpod-" + kId, kId, "", "podman"},
@@ -86,7 +90,8 @@ TEST(ContainerIdentity, Podman) {
     });
 }
 
-TEST(ContainerIdentity, NestedCgroupsInsideTheContainerKeepItsId) {
+TEST(ContainerIdentity, NestedCgroupsInsideTheContainerKeepItsId)
+{
     expect_cases({
         {"/system.slice/docker-" + kId + ".scope/init", kId, "", "docker"},
         {"/system.slice/docker-" + kId + ".scope/init.scope", kId, "", "docker"},
@@ -96,25 +101,30 @@ TEST(ContainerIdentity, NestedCgroupsInsideTheContainerKeepItsId) {
     });
 }
 
-TEST(ContainerIdentity, PodBelowAContainerIsAPodLevelCgroup) {
+TEST(ContainerIdentity, PodBelowAContainerIsAPodLevelCgroup)
+{
     // A pod-level cgroup of a Kubernetes node that itself runs in a docker container.
     expect_cases({{"/docker/" + kId2 + "/kubepods/burstable/pod" + kUid, "", kUid, "kubepods"}});
 }
 
-TEST(ContainerIdentity, NormalisesCaseAndSeparators) {
+TEST(ContainerIdentity, NormalisesCaseAndSeparators)
+{
     std::string upper_id = kId;
-    for (auto& c : upper_id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (auto& c : upper_id)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     expect_cases({
         {"/docker/" + upper_id, kId, "", "docker"},
         {"/kubepods/pod0F1E2D3C-AAAA-BBBB-CCCC-0123456789AB", "", kUid, "kubepods"},
     });
 }
 
-TEST(ContainerIdentity, BareIdUnderUnknownParentHasNoRuntime) {
+TEST(ContainerIdentity, BareIdUnderUnknownParentHasNoRuntime)
+{
     expect_cases({{"/actions_job/" + kId, kId, "", ""}});
 }
 
-TEST(ContainerIdentity, NonContainerPathsAreEmpty) {
+TEST(ContainerIdentity, NonContainerPathsAreEmpty)
+{
     expect_cases({
         {"/", "", "", ""},
         {"", "", "", ""},
@@ -122,14 +132,14 @@ TEST(ContainerIdentity, NonContainerPathsAreEmpty) {
         {"/system.slice/docker.service", "", "", ""},
         {"/system.slice/containerd.service", "", "", ""},
         {"/init.scope", "", "", ""},
-        {"/docker/" + kId.substr(1), "", "", ""},                     // 63 digits
-        {"/docker/" + kId + "0", "", "", ""},                         // 65 digits
-        {"/docker/g" + kId.substr(1), "", "", ""},                    // not hex
-        {"/system.slice/docker-" + kId + ".scope.bak", "", "", ""},   // not a scope
-        {"/system.slice/unknown-" + kId + ".scope", "", "", ""},      // unknown runtime prefix
-        {"/system.slice/pod" + kUid, "", "", ""},                     // "pod<uid>" outside kubepods
-        {"/kubepods/burstable/pod" + kUid.substr(1), "", "", ""},     // short uid
-        {"/kubepods/burstable/xpod" + kUid, "", "", ""},              // not a pod component
+        {"/docker/" + kId.substr(1), "", "", ""},                                    // 63 digits
+        {"/docker/" + kId + "0", "", "", ""},                                        // 65 digits
+        {"/docker/g" + kId.substr(1), "", "", ""},                                   // not hex
+        {"/system.slice/docker-" + kId + ".scope.bak", "", "", ""},                  // not a scope
+        {"/system.slice/unknown-" + kId + ".scope", "", "", ""},                     // unknown runtime prefix
+        {"/system.slice/pod" + kUid, "", "", ""},                                    // "pod<uid>" outside kubepods
+        {"/kubepods/burstable/pod" + kUid.substr(1), "", "", ""},                    // short uid
+        {"/kubepods/burstable/xpod" + kUid, "", "", ""},                             // not a pod component
         {"/kubepods/burstable/pod0f1e2d3c-aaaa-bbbb-cccc0-123456789ab", "", "", ""}, // misplaced dash
     });
 }

@@ -17,9 +17,9 @@
 namespace memsight::analysis {
 namespace {
 
+using memsight::test::inode_of;
 using memsight::test::TempDir;
 using memsight::test::write_text;
-using memsight::test::inode_of;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -32,9 +32,6 @@ const std::string kPodUid = "0f1e2d3c-aaaa-bbbb-cccc-0123456789ab";
 const std::string kDockerScope = "/system.slice/docker-" + kDockerId + ".scope";
 const std::string kPodCgroup = "/kubepods/burstable/pod" + kPodUid + "/" + kPodId;
 const Clock::time_point kT0 = Clock::time_point{} + 1000h;
-
-
-
 
 ProcessView process(pid_t pid, const std::string& cgroup)
 {
@@ -198,8 +195,8 @@ TEST(ReadContainers, V1FixtureHierarchy)
     EXPECT_EQ(c.memory.working_set, 201326592u - 37748736u); // total_inactive_file
     EXPECT_EQ(c.memory.anon, 144703488u);                    // total_rss
     EXPECT_EQ(c.memory.file, 54525952u - 6291456u); // total_cache - total_shmem                     // total_cache
-    EXPECT_EQ(c.memory.shmem, 6291456u);                     // total_shmem
-    EXPECT_EQ(c.memory.swap, 2097152u);                      // total_swap
+    EXPECT_EQ(c.memory.shmem, 6291456u);            // total_shmem
+    EXPECT_EQ(c.memory.swap, 2097152u);             // total_swap
     EXPECT_EQ(c.memory.peak, 268435456u);
     EXPECT_EQ(c.memory.oom_kills, std::optional<uint64_t>(3));
     EXPECT_FALSE(c.memory.oom_events.has_value());
@@ -208,8 +205,8 @@ TEST(ReadContainers, V1FixtureHierarchy)
 TEST(ReadContainers, InsideAContainerTheMountRootIsStripped)
 {
     // The agent in a container sees only /docker/<id>, mounted at the hierarchy's mount point.
-    procfs::CgroupFs cgfs(procfs::CgroupMount{procfs::CgroupVersion::V1,
-                                              kFixtures + "/cgroup/v1/docker/" + kDockerId, "/docker/" + kDockerId});
+    procfs::CgroupFs cgfs(procfs::CgroupMount{procfs::CgroupVersion::V1, kFixtures + "/cgroup/v1/docker/" + kDockerId,
+                                              "/docker/" + kDockerId});
     const auto out = read_containers({process(10, "/docker/" + kDockerId)}, cgfs);
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(out[0].cgroup, "/docker/" + kDockerId);
@@ -254,8 +251,8 @@ TEST(CgroupResolver, MissesAreCachedForThirtySeconds)
 
     EXPECT_FALSE(r.path(id, kT0).has_value()); // a miss walks the tree
     fs::rename(outside + "/late", root + "/a/late");
-    EXPECT_FALSE(r.path(id, kT0 + 1s).has_value());            // cached miss: no walk
-    EXPECT_FALSE(r.path(id, kT0 + 30s - 1ns).has_value());     // still within the TTL
+    EXPECT_FALSE(r.path(id, kT0 + 1s).has_value());                          // cached miss: no walk
+    EXPECT_FALSE(r.path(id, kT0 + 30s - 1ns).has_value());                   // still within the TTL
     EXPECT_EQ(r.path(id, kT0 + 30s), std::optional<std::string>("/a/late")); // TTL over: walks again
     EXPECT_EQ(r.path(id, kT0 + 31s), std::optional<std::string>("/a/late"));
 }

@@ -19,9 +19,9 @@
 namespace memsight::agent {
 namespace {
 
+using memsight::test::inode_of;
 using memsight::test::TempDir;
 using memsight::test::write_text;
-using memsight::test::inode_of;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -35,11 +35,7 @@ const std::string kPodCgroup = "/kubepods/burstable/pod" + kPodUid + "/" + kPodI
 // Far above any real pid_max (2^22), so the router's /proc fallbacks find nothing on the host.
 constexpr uint32_t kPid = 900000001;
 
-
-
-
-template <size_t N>
-void set_comm(char (&dst)[N], const char* src)
+template <size_t N> void set_comm(char (&dst)[N], const char* src)
 {
     std::memset(dst, 0, N);
     std::memcpy(dst, src, std::min(N, std::strlen(src)));
@@ -118,8 +114,7 @@ struct Rig {
     }
 };
 
-template <typename T>
-void send(EventRouter& r, const T& ev)
+template <typename T> void send(EventRouter& r, const T& ev)
 {
     r.handle(&ev, sizeof(ev));
 }

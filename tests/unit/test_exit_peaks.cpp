@@ -36,7 +36,7 @@ std::vector<uint64_t> peaks_of(const std::vector<ExitRecord>& v)
 
 TEST(ExitPeaks, BucketsArePowersOfFourFromOneMiBToSixteenGiB)
 {
-    const std::array<double, 8> want = {1.0 * kMiB,  4.0 * kMiB, 16.0 * kMiB, 64.0 * kMiB,
+    const std::array<double, 8> want = {1.0 * kMiB,   4.0 * kMiB, 16.0 * kMiB, 64.0 * kMiB,
                                         256.0 * kMiB, 1.0 * kGiB, 4.0 * kGiB,  16.0 * kGiB};
     EXPECT_EQ(ExitPeaks::kBuckets, want);
 }

@@ -133,7 +133,8 @@ analysis::AgentSnapshot full_snapshot()
 const std::string kProcLabels =
     "pid=\"4242\",comm=\"postgres\",container_id=\"" + kPodId + "\",pod_uid=\"" + kPodUid + "\"";
 const std::string kDockerLabels = "container_id=\"" + kDockerId + "\",pod_uid=\"\",cgroup=\"" + kDockerCgroup + "\"";
-const std::string kPodLabels = "container_id=\"" + kPodId + "\",pod_uid=\"" + kPodUid + "\",cgroup=\"" + kPodCgroup + "\"";
+const std::string kPodLabels =
+    "container_id=\"" + kPodId + "\",pod_uid=\"" + kPodUid + "\",cgroup=\"" + kPodCgroup + "\"";
 
 TEST(PrometheusRender, FamiliesOfAFullSnapshotInOrder)
 {
@@ -157,6 +158,8 @@ TEST(PrometheusRender, FamiliesOfAFullSnapshotInOrder)
         "memsight_process_exits_total",
         "memsight_process_exit_peak_resident_bytes",
         "memsight_exited_process_peak_resident_bytes",
+        "memsight_deep_sessions",
+        "memsight_deep_events_lost_total",
         "memsight_build_info",
         "memsight_events_total",
         "memsight_events_lost_total",
@@ -176,27 +179,38 @@ TEST(PrometheusRender, ProcessFamilies)
     EXPECT_EQ(block(text, "memsight_process_resident_bytes"),
               "# HELP memsight_process_resident_bytes Resident memory of the process by kind (/proc/PID/status).\n"
               "# TYPE memsight_process_resident_bytes gauge\n"
-              "memsight_process_resident_bytes{" + kProcLabels + ",kind=\"anon\"} 4096\n"
-              "memsight_process_resident_bytes{" + kProcLabels + ",kind=\"file\"} 8192\n"
-              "memsight_process_resident_bytes{" + kProcLabels + ",kind=\"shmem\"} 1024\n");
+              "memsight_process_resident_bytes{" +
+                  kProcLabels +
+                  ",kind=\"anon\"} 4096\n"
+                  "memsight_process_resident_bytes{" +
+                  kProcLabels +
+                  ",kind=\"file\"} 8192\n"
+                  "memsight_process_resident_bytes{" +
+                  kProcLabels + ",kind=\"shmem\"} 1024\n");
     EXPECT_EQ(block(text, "memsight_process_swap_bytes"),
               "# HELP memsight_process_swap_bytes Swapped-out memory of the process.\n"
               "# TYPE memsight_process_swap_bytes gauge\n"
-              "memsight_process_swap_bytes{" + kProcLabels + "} 512\n");
+              "memsight_process_swap_bytes{" +
+                  kProcLabels + "} 512\n");
     EXPECT_EQ(block(text, "memsight_process_peak_resident_bytes"),
               "# HELP memsight_process_peak_resident_bytes Peak resident memory of the process (VmHWM).\n"
               "# TYPE memsight_process_peak_resident_bytes gauge\n"
-              "memsight_process_peak_resident_bytes{" + kProcLabels + "} 20000\n");
+              "memsight_process_peak_resident_bytes{" +
+                  kProcLabels + "} 20000\n");
     EXPECT_EQ(block(text, "memsight_process_page_faults_total"),
               "# HELP memsight_process_page_faults_total Page faults of the process by kind.\n"
               "# TYPE memsight_process_page_faults_total counter\n"
-              "memsight_process_page_faults_total{" + kProcLabels + ",kind=\"minor\"} 7\n"
-              "memsight_process_page_faults_total{" + kProcLabels + ",kind=\"major\"} 3\n");
+              "memsight_process_page_faults_total{" +
+                  kProcLabels +
+                  ",kind=\"minor\"} 7\n"
+                  "memsight_process_page_faults_total{" +
+                  kProcLabels + ",kind=\"major\"} 3\n");
     EXPECT_EQ(block(text, "memsight_process_resident_growth_bytes_per_second"),
               "# HELP memsight_process_resident_growth_bytes_per_second Change of the process's resident memory over "
               "the growth window.\n"
               "# TYPE memsight_process_resident_growth_bytes_per_second gauge\n"
-              "memsight_process_resident_growth_bytes_per_second{" + kProcLabels + "} 12.5\n");
+              "memsight_process_resident_growth_bytes_per_second{" +
+                  kProcLabels + "} 12.5\n");
 }
 
 TEST(PrometheusRender, NegativeGrowthIsExported)
@@ -214,36 +228,51 @@ TEST(PrometheusRender, ContainerFamiliesLimitAbsentWhenUnlimited)
     EXPECT_EQ(block(text, "memsight_container_memory_usage_bytes"),
               "# HELP memsight_container_memory_usage_bytes Memory charged to the container's cgroup.\n"
               "# TYPE memsight_container_memory_usage_bytes gauge\n"
-              "memsight_container_memory_usage_bytes{" + kDockerLabels + "} 412090368\n"
-              "memsight_container_memory_usage_bytes{" + kPodLabels + "} 9748480\n");
+              "memsight_container_memory_usage_bytes{" +
+                  kDockerLabels +
+                  "} 412090368\n"
+                  "memsight_container_memory_usage_bytes{" +
+                  kPodLabels + "} 9748480\n");
     EXPECT_EQ(block(text, "memsight_container_memory_limit_bytes"),
               "# HELP memsight_container_memory_limit_bytes Memory limit of the container's cgroup (absent: none).\n"
               "# TYPE memsight_container_memory_limit_bytes gauge\n"
-              "memsight_container_memory_limit_bytes{" + kDockerLabels + "} 536870912\n");
+              "memsight_container_memory_limit_bytes{" +
+                  kDockerLabels + "} 536870912\n");
     EXPECT_EQ(block(text, "memsight_container_memory_working_set_bytes"),
               "# HELP memsight_container_memory_working_set_bytes Usage minus inactive file cache.\n"
               "# TYPE memsight_container_memory_working_set_bytes gauge\n"
-              "memsight_container_memory_working_set_bytes{" + kDockerLabels + "} 349175808\n"
-              "memsight_container_memory_working_set_bytes{" + kPodLabels + "} 2408448\n");
+              "memsight_container_memory_working_set_bytes{" +
+                  kDockerLabels +
+                  "} 349175808\n"
+                  "memsight_container_memory_working_set_bytes{" +
+                  kPodLabels + "} 2408448\n");
     EXPECT_EQ(block(text, "memsight_container_swap_bytes"),
               "# HELP memsight_container_swap_bytes Swap used by the container.\n"
               "# TYPE memsight_container_swap_bytes gauge\n"
-              "memsight_container_swap_bytes{" + kDockerLabels + "} 8388608\n"
-              "memsight_container_swap_bytes{" + kPodLabels + "} 0\n");
+              "memsight_container_swap_bytes{" +
+                  kDockerLabels +
+                  "} 8388608\n"
+                  "memsight_container_swap_bytes{" +
+                  kPodLabels + "} 0\n");
     // Peak and OOM kills: absent where the kernel does not provide them.
     EXPECT_EQ(block(text, "memsight_container_memory_peak_bytes"),
               "# HELP memsight_container_memory_peak_bytes Peak memory usage of the container's cgroup.\n"
               "# TYPE memsight_container_memory_peak_bytes gauge\n"
-              "memsight_container_memory_peak_bytes{" + kDockerLabels + "} 530579456\n");
+              "memsight_container_memory_peak_bytes{" +
+                  kDockerLabels + "} 530579456\n");
     EXPECT_EQ(block(text, "memsight_container_oom_kills_total"),
               "# HELP memsight_container_oom_kills_total OOM kills counted by the container's cgroup.\n"
               "# TYPE memsight_container_oom_kills_total counter\n"
-              "memsight_container_oom_kills_total{" + kDockerLabels + "} 1\n");
+              "memsight_container_oom_kills_total{" +
+                  kDockerLabels + "} 1\n");
     EXPECT_EQ(block(text, "memsight_container_processes"),
               "# HELP memsight_container_processes Live processes of the container.\n"
               "# TYPE memsight_container_processes gauge\n"
-              "memsight_container_processes{" + kDockerLabels + "} 3\n"
-              "memsight_container_processes{" + kPodLabels + "} 1\n");
+              "memsight_container_processes{" +
+                  kDockerLabels +
+                  "} 3\n"
+                  "memsight_container_processes{" +
+                  kPodLabels + "} 1\n");
 }
 
 TEST(PrometheusRender, ContainerResidentKinds)
@@ -253,14 +282,24 @@ TEST(PrometheusRender, ContainerResidentKinds)
     EXPECT_EQ(block(text, "memsight_container_resident_bytes"),
               "# HELP memsight_container_resident_bytes Container memory by kind (memory.stat).\n"
               "# TYPE memsight_container_resident_bytes gauge\n"
-              "memsight_container_resident_bytes{" + kDockerLabels + ",kind=\"anon\"} 318767104\n"
-              "memsight_container_resident_bytes{" + kDockerLabels + ",kind=\"file\"} 83886080\n"
-              "memsight_container_resident_bytes{" + kDockerLabels + ",kind=\"shmem\"} 2097152\n"
-              "memsight_container_resident_bytes{" + kPodLabels + ",kind=\"anon\"} 1048576\n"
-              "memsight_container_resident_bytes{" + kPodLabels + ",kind=\"file\"} 8388608\n"
-              "memsight_container_resident_bytes{" + kPodLabels + ",kind=\"shmem\"} 0\n");
+              "memsight_container_resident_bytes{" +
+                  kDockerLabels +
+                  ",kind=\"anon\"} 318767104\n"
+                  "memsight_container_resident_bytes{" +
+                  kDockerLabels +
+                  ",kind=\"file\"} 83886080\n"
+                  "memsight_container_resident_bytes{" +
+                  kDockerLabels +
+                  ",kind=\"shmem\"} 2097152\n"
+                  "memsight_container_resident_bytes{" +
+                  kPodLabels +
+                  ",kind=\"anon\"} 1048576\n"
+                  "memsight_container_resident_bytes{" +
+                  kPodLabels +
+                  ",kind=\"file\"} 8388608\n"
+                  "memsight_container_resident_bytes{" +
+                  kPodLabels + ",kind=\"shmem\"} 0\n");
 }
-
 
 TEST(PrometheusRender, OomFamilies)
 {
@@ -268,15 +307,22 @@ TEST(PrometheusRender, OomFamilies)
     EXPECT_EQ(block(text, "memsight_oom_kills_total"),
               "# HELP memsight_oom_kills_total Processes killed by the OOM killer, by victim.\n"
               "# TYPE memsight_oom_kills_total counter\n"
-              "memsight_oom_kills_total{comm=\"java\",container_id=\"" + kDockerId + "\",pod_uid=\"\"} 2\n"
-              "memsight_oom_kills_total{comm=\"_other_\",container_id=\"\",pod_uid=\"\"} 5\n");
+              "memsight_oom_kills_total{comm=\"java\",container_id=\"" +
+                  kDockerId +
+                  "\",pod_uid=\"\"} 2\n"
+                  "memsight_oom_kills_total{comm=\"_other_\",container_id=\"\",pod_uid=\"\"} 5\n");
     const std::string v = "pid=\"999\",comm=\"java\",container_id=\"" + kDockerId + "\",pod_uid=\"\"";
     EXPECT_EQ(block(text, "memsight_oom_victim_resident_bytes"),
               "# HELP memsight_oom_victim_resident_bytes Resident memory of recent OOM victims at the kill.\n"
               "# TYPE memsight_oom_victim_resident_bytes gauge\n"
-              "memsight_oom_victim_resident_bytes{" + v + ",kind=\"anon\"} 300\n"
-              "memsight_oom_victim_resident_bytes{" + v + ",kind=\"file\"} 20\n"
-              "memsight_oom_victim_resident_bytes{" + v + ",kind=\"shmem\"} 4\n");
+              "memsight_oom_victim_resident_bytes{" +
+                  v +
+                  ",kind=\"anon\"} 300\n"
+                  "memsight_oom_victim_resident_bytes{" +
+                  v +
+                  ",kind=\"file\"} 20\n"
+                  "memsight_oom_victim_resident_bytes{" +
+                  v + ",kind=\"shmem\"} 4\n");
 }
 
 TEST(PrometheusRender, ExitFamiliesHistogramIsCumulativeWithInfEqualToCount)
@@ -288,27 +334,23 @@ TEST(PrometheusRender, ExitFamiliesHistogramIsCumulativeWithInfEqualToCount)
               "memsight_process_exits_total 3\n");
     // Peaks 512 KiB, 3 MiB, 2 GiB; sum = 524288 + 3145728 + 2147483648.
     const std::string h = "memsight_process_exit_peak_resident_bytes";
-    EXPECT_EQ(block(text, h),
-              "# HELP " + h + " Lifetime peak resident memory of exited processes.\n"
-              "# TYPE " + h + " histogram\n" +
-              h + "_count 3\n" +
-              h + "_sum 2151153664\n" +
-              h + "_bucket{le=\"1048576\"} 1\n" +
-              h + "_bucket{le=\"4194304\"} 2\n" +
-              h + "_bucket{le=\"16777216\"} 2\n" +
-              h + "_bucket{le=\"67108864\"} 2\n" +
-              h + "_bucket{le=\"268435456\"} 2\n" +
-              h + "_bucket{le=\"1073741824\"} 2\n" +
-              h + "_bucket{le=\"4294967296\"} 3\n" +
-              h + "_bucket{le=\"17179869184\"} 3\n" +
-              h + "_bucket{le=\"+Inf\"} 3\n");
+    EXPECT_EQ(block(text, h), "# HELP " + h +
+                                  " Lifetime peak resident memory of exited processes.\n"
+                                  "# TYPE " +
+                                  h + " histogram\n" + h + "_count 3\n" + h + "_sum 2151153664\n" + h +
+                                  "_bucket{le=\"1048576\"} 1\n" + h + "_bucket{le=\"4194304\"} 2\n" + h +
+                                  "_bucket{le=\"16777216\"} 2\n" + h + "_bucket{le=\"67108864\"} 2\n" + h +
+                                  "_bucket{le=\"268435456\"} 2\n" + h + "_bucket{le=\"1073741824\"} 2\n" + h +
+                                  "_bucket{le=\"4294967296\"} 3\n" + h + "_bucket{le=\"17179869184\"} 3\n" + h +
+                                  "_bucket{le=\"+Inf\"} 3\n");
     const std::string e = "memsight_exited_process_peak_resident_bytes";
-    EXPECT_EQ(block(text, e),
-              "# HELP " + e + " Lifetime peak resident memory of the largest recently exited processes.\n"
-              "# TYPE " + e + " gauge\n" +
-              e + "{pid=\"4096\",comm=\"job\",container_id=\"\",pod_uid=\"\"} 2147483648\n" +
-              e + "{pid=\"6\",comm=\"job\",container_id=\"\",pod_uid=\"\"} 3145728\n" +
-              e + "{pid=\"1\",comm=\"job\",container_id=\"\",pod_uid=\"\"} 524288\n");
+    EXPECT_EQ(block(text, e), "# HELP " + e +
+                                  " Lifetime peak resident memory of the largest recently exited processes.\n"
+                                  "# TYPE " +
+                                  e + " gauge\n" + e +
+                                  "{pid=\"4096\",comm=\"job\",container_id=\"\",pod_uid=\"\"} 2147483648\n" + e +
+                                  "{pid=\"6\",comm=\"job\",container_id=\"\",pod_uid=\"\"} 3145728\n" + e +
+                                  "{pid=\"1\",comm=\"job\",container_id=\"\",pod_uid=\"\"} 524288\n");
 }
 
 TEST(PrometheusRender, SelfMetrics)
@@ -318,13 +360,12 @@ TEST(PrometheusRender, SelfMetrics)
               "# HELP memsight_build_info memsight build and runtime versions.\n"
               "# TYPE memsight_build_info gauge\n"
               "memsight_build_info{version=\"0.1.0\",kernel=\"6.18.0\",libbpf=\"1.1.0\"} 1\n");
-    EXPECT_EQ(block(text, "memsight_events_total"),
-              "# HELP memsight_events_total Events seen by the BPF programs.\n"
-              "# TYPE memsight_events_total counter\n"
-              "memsight_events_total{type=\"exec\"} 10\n"
-              "memsight_events_total{type=\"exit\"} 20\n"
-              "memsight_events_total{type=\"oom\"} 30\n"
-              "memsight_events_total{type=\"fault_sample\"} 40\n");
+    EXPECT_EQ(block(text, "memsight_events_total"), "# HELP memsight_events_total Events seen by the BPF programs.\n"
+                                                    "# TYPE memsight_events_total counter\n"
+                                                    "memsight_events_total{type=\"exec\"} 10\n"
+                                                    "memsight_events_total{type=\"exit\"} 20\n"
+                                                    "memsight_events_total{type=\"oom\"} 30\n"
+                                                    "memsight_events_total{type=\"fault_sample\"} 40\n");
     EXPECT_EQ(block(text, "memsight_events_lost_total"),
               "# HELP memsight_events_lost_total Events or samples lost, by reason.\n"
               "# TYPE memsight_events_lost_total counter\n"
@@ -359,12 +400,40 @@ TEST(PrometheusRender, SelfMetrics)
               "memsight_attach_failures_total{program=\"page_fault_sampler\"} 1\n");
 }
 
+TEST(PrometheusRender, HeapSitesOfADeepSession)
+{
+    analysis::AgentSnapshot s;
+    s.deep_sessions = 1;
+    analysis::HeapSite h;
+    h.pid = 42;
+    h.comm = "leaker";
+    h.site = "leak_one_record";
+    h.live_bytes = 3000000;
+    h.live_objects = 3000;
+    h.allocated_bytes = 3500000;
+    h.freed_bytes = 500000;
+    h.growing = true;
+    s.heap_sites = {h};
+    s.deep_counters[MEMSIGHT_ACNT_LOST_STACK] = 7;
+    const std::string text = render_text(render(s, 0));
+    const std::string l = "{pid=\"42\",comm=\"leaker\",container_id=\"\",pod_uid=\"\",site=\"leak_one_record\"}";
+    EXPECT_NE(text.find("memsight_heap_live_bytes" + l + " 3000000\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("memsight_heap_live_objects" + l + " 3000\n"), std::string::npos);
+    EXPECT_NE(text.find("memsight_heap_allocated_bytes_total" + l + " 3500000\n"), std::string::npos);
+    EXPECT_NE(text.find("memsight_heap_freed_bytes_total" + l + " 500000\n"), std::string::npos);
+    EXPECT_NE(text.find("memsight_heap_site_growing" + l + " 1\n"), std::string::npos);
+    EXPECT_NE(text.find("memsight_deep_sessions 1\n"), std::string::npos);
+    EXPECT_NE(text.find("memsight_deep_events_lost_total{reason=\"stack\"} 7\n"), std::string::npos);
+}
+
 TEST(PrometheusRender, EmptySnapshotLeavesOutFamiliesWithoutSeries)
 {
     const std::string text = render_text(render(analysis::AgentSnapshot{}, 0));
     const std::vector<std::string> want = {
         "memsight_process_exits_total",
         "memsight_process_exit_peak_resident_bytes",
+        "memsight_deep_sessions",
+        "memsight_deep_events_lost_total",
         "memsight_build_info",
         "memsight_events_total",
         "memsight_events_lost_total",

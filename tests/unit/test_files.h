@@ -44,7 +44,7 @@ inline void write_text(const std::string& path, const std::string& text)
 
 inline uint64_t inode_of(const std::string& path)
 {
-    struct stat st{};
+    struct stat st {};
     EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
     return static_cast<uint64_t>(st.st_ino);
 }

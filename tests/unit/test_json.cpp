@@ -62,11 +62,10 @@ TEST(OomKillJson, KeysAndTypes)
     for (const auto& [key, value] : j.items())
         keys.push_back(key);
     // nlohmann::json sorts keys; the set is what matters here.
-    const std::vector<std::string> want = {"anon_rss_bytes", "attribution",  "cgroup",         "comm",
-                                           "container_id",   "file_rss_bytes", "oom_score_adj", "pgtables_bytes",
-                                           "pid",            "pod_uid",      "rss_bytes",      "shmem_rss_bytes",
-                                           "time",           "total_vm_bytes", "trigger_comm", "trigger_pid",
-                                           "uid"};
+    const std::vector<std::string> want = {
+        "anon_rss_bytes", "attribution",    "cgroup",       "comm",        "container_id", "file_rss_bytes",
+        "oom_score_adj",  "pgtables_bytes", "pid",          "pod_uid",     "rss_bytes",    "shmem_rss_bytes",
+        "time",           "total_vm_bytes", "trigger_comm", "trigger_pid", "uid"};
     EXPECT_EQ(keys, want);
     for (const char* k : {"time", "comm", "container_id", "pod_uid", "cgroup", "trigger_comm", "attribution"})
         EXPECT_TRUE(j[k].is_string()) << k;

@@ -23,8 +23,7 @@ const std::string kOtherId = "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a
 const std::string kPodUid = "0f1e2d3c-aaaa-bbbb-cccc-0123456789ab";
 const std::string kProcCgroup = "/kubepods/burstable/pod" + kPodUid + "/" + kOtherId;
 
-template <size_t N>
-void set_comm(char (&dst)[N], const char* src)
+template <size_t N> void set_comm(char (&dst)[N], const char* src)
 {
     std::memset(dst, 0, N);
     std::memcpy(dst, src, std::min(N, std::strlen(src)));
@@ -191,8 +190,7 @@ TEST(OomTracker, CommFillingTheWholeFieldIsNotOverread)
     EXPECT_EQ(c.kills[0].trigger_comm, "fedcba9876543210");
 }
 
-OomKill kill_of(pid_t pid, std::string comm, std::string container_id, Clock::time_point seen,
-                std::string pod_uid = "")
+OomKill kill_of(pid_t pid, std::string comm, std::string container_id, Clock::time_point seen, std::string pod_uid = "")
 {
     OomKill k;
     k.pid = pid;
@@ -232,9 +230,9 @@ TEST(OomStats, BeyondMaxSeriesKillsGoToOther)
     OomStats st(2);
     st.add(kill_of(1, "alpha", "", kT0));
     st.add(kill_of(2, "beta", "", kT0));
-    st.add(kill_of(3, "gamma", "", kT0));         // new: _other_
-    st.add(kill_of(4, "delta", kDockerId, kT0));  // new: _other_
-    st.add(kill_of(5, "alpha", "", kT0));         // known: its own series
+    st.add(kill_of(3, "gamma", "", kT0));        // new: _other_
+    st.add(kill_of(4, "delta", kDockerId, kT0)); // new: _other_
+    st.add(kill_of(5, "alpha", "", kT0));        // known: its own series
     const auto s = st.series();
     ASSERT_EQ(s.size(), 3u); // max_series + 1
     EXPECT_EQ(kills_of(s, "alpha", ""), 2u);

@@ -15,7 +15,8 @@ namespace {
 constexpr uint64_t KiB = 1024;
 const std::string kDocker64 = "3f1b0a9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a";
 
-std::string fixture(const std::string& name) {
+std::string fixture(const std::string& name)
+{
     auto text = read_file(std::string(MEMSIGHT_FIXTURES) + "/procfs/" + name);
     EXPECT_TRUE(text.has_value()) << "missing fixture " << name;
     return text.value_or("");
@@ -23,17 +24,20 @@ std::string fixture(const std::string& name) {
 
 // ---- read_file ----
 
-TEST(ProcReadFile, ReadsProcFilesWhoseStatSizeIsZero) {
+TEST(ProcReadFile, ReadsProcFilesWhoseStatSizeIsZero)
+{
     const auto text = read_file("/proc/self/status");
     ASSERT_TRUE(text.has_value());
     EXPECT_EQ(text->rfind("Name:", 0), 0u);
     EXPECT_NE(text->find("Tgid:"), std::string::npos);
 }
 
-TEST(ProcReadFile, ReadsFilesLargerThanOneBufferExactly) {
+TEST(ProcReadFile, ReadsFilesLargerThanOneBufferExactly)
+{
     const std::string path = testing::TempDir() + "memsight_read_file_" + std::to_string(getpid());
     std::string content;
-    for (int i = 0; i < 3000; ++i) content += std::to_string(i) + (i % 7 == 0 ? "\n" : " ");
+    for (int i = 0; i < 3000; ++i)
+        content += std::to_string(i) + (i % 7 == 0 ? "\n" : " ");
     {
         std::ofstream out(path, std::ios::binary);
         out << content;
@@ -45,14 +49,16 @@ TEST(ProcReadFile, ReadsFilesLargerThanOneBufferExactly) {
     EXPECT_EQ(*text, content);
 }
 
-TEST(ProcReadFile, MissingFileIsNullopt) {
+TEST(ProcReadFile, MissingFileIsNullopt)
+{
     EXPECT_FALSE(read_file("/proc/self/no-such-file").has_value());
     EXPECT_FALSE(read_file("").has_value());
 }
 
 // ---- text helpers ----
 
-TEST(ProcText, ParseU64AcceptsOnlyWholeDecimalNumbers) {
+TEST(ProcText, ParseU64AcceptsOnlyWholeDecimalNumbers)
+{
     EXPECT_EQ(text::parse_u64("0"), 0u);
     EXPECT_EQ(text::parse_u64("18446744073709551615"), UINT64_MAX);
     EXPECT_FALSE(text::parse_u64("18446744073709551616").has_value()); // overflow
@@ -62,7 +68,8 @@ TEST(ProcText, ParseU64AcceptsOnlyWholeDecimalNumbers) {
     EXPECT_FALSE(text::parse_u64("").has_value());
 }
 
-TEST(ProcText, SplitKeepsEmptyPiecesAndSplitWsDropsThem) {
+TEST(ProcText, SplitKeepsEmptyPiecesAndSplitWsDropsThem)
+{
     EXPECT_EQ(text::split("a,,b", ','), (std::vector<std::string_view>{"a", "", "b"}));
     EXPECT_EQ(text::split("", ','), (std::vector<std::string_view>{""}));
     EXPECT_EQ(text::split_ws(" \t1616 \t kB "), (std::vector<std::string_view>{"1616", "kB"}));
@@ -72,7 +79,8 @@ TEST(ProcText, SplitKeepsEmptyPiecesAndSplitWsDropsThem) {
 
 // ---- /proc/PID/status ----
 
-TEST(ProcStatusParse, NormalProcessInBytes) {
+TEST(ProcStatusParse, NormalProcessInBytes)
+{
     const auto st = parse_status(fixture("status_process"));
     ASSERT_TRUE(st.has_value());
     EXPECT_EQ(st->name, "postgres");
@@ -89,7 +97,8 @@ TEST(ProcStatusParse, NormalProcessInBytes) {
     EXPECT_EQ(st->vm_rss, st->rss_anon + st->rss_file + st->rss_shmem);
 }
 
-TEST(ProcStatusParse, KernelThreadHasNoMemory) {
+TEST(ProcStatusParse, KernelThreadHasNoMemory)
+{
     const auto st = parse_status(fixture("status_kthread"));
     ASSERT_TRUE(st.has_value());
     EXPECT_EQ(st->name, "kthreadd");
@@ -100,7 +109,8 @@ TEST(ProcStatusParse, KernelThreadHasNoMemory) {
     EXPECT_EQ(st->rss_anon, 0u);
 }
 
-TEST(ProcStatusParse, NameKeepsInnerSpaces) {
+TEST(ProcStatusParse, NameKeepsInnerSpaces)
+{
     const auto st = parse_status("Name:\tmy proc\nTgid:\t7\nVmRSS:\t   4 kB\n");
     ASSERT_TRUE(st.has_value());
     EXPECT_EQ(st->name, "my proc");
@@ -108,7 +118,8 @@ TEST(ProcStatusParse, NameKeepsInnerSpaces) {
     EXPECT_FALSE(st->kernel_thread);
 }
 
-TEST(ProcStatusParse, MalformedInputIsNullopt) {
+TEST(ProcStatusParse, MalformedInputIsNullopt)
+{
     EXPECT_FALSE(parse_status("").has_value());
     EXPECT_FALSE(parse_status("garbage without colons\n").has_value());
     EXPECT_FALSE(parse_status("Tgid:\t7\n").has_value());                          // no Name
@@ -121,7 +132,8 @@ TEST(ProcStatusParse, MalformedInputIsNullopt) {
 
 // ---- /proc/PID/stat ----
 
-TEST(ProcStatParse, CommWithSpacesAndParentheses) {
+TEST(ProcStatParse, CommWithSpacesAndParentheses)
+{
     const auto st = parse_stat(fixture("stat_weird_comm"));
     ASSERT_TRUE(st.has_value());
     EXPECT_EQ(st->pid, 31337);
@@ -135,7 +147,8 @@ TEST(ProcStatParse, CommWithSpacesAndParentheses) {
     EXPECT_EQ(st->starttime_ticks, 987654u);
 }
 
-TEST(ProcStatParse, KernelThread) {
+TEST(ProcStatParse, KernelThread)
+{
     const auto st = parse_stat(fixture("stat_kthread"));
     ASSERT_TRUE(st.has_value());
     EXPECT_EQ(st->pid, 2);
@@ -144,7 +157,8 @@ TEST(ProcStatParse, KernelThread) {
     EXPECT_EQ(st->starttime_ticks, 15u);
 }
 
-TEST(ProcStatParse, CommEndingInParenthesisAndSpace) {
+TEST(ProcStatParse, CommEndingInParenthesisAndSpace)
+{
     const auto st = parse_stat("9 (a) b) ) R 1 9 9 0 -1 0 11 0 12 0 13 14 0 0 20 0 1 0 99 0 0\n");
     ASSERT_TRUE(st.has_value());
     EXPECT_EQ(st->comm, "a) b) ");
@@ -157,18 +171,20 @@ TEST(ProcStatParse, CommEndingInParenthesisAndSpace) {
     EXPECT_EQ(st->starttime_ticks, 99u);
 }
 
-TEST(ProcStatParse, MalformedInputIsNullopt) {
+TEST(ProcStatParse, MalformedInputIsNullopt)
+{
     EXPECT_FALSE(parse_stat("").has_value());
-    EXPECT_FALSE(parse_stat("12 cat R 1 2 3").has_value());                               // no parentheses
-    EXPECT_FALSE(parse_stat("12 (cat) R 1 12 12 0 -1 0 5 0 6 0 7 8 0 0 20 0 1 0").has_value()); // no field 22
-    EXPECT_FALSE(parse_stat("x (cat) R 1 12 12 0 -1 0 5 0 6 0 7 8 0 0 20 0 1 0 9").has_value()); // bad pid
+    EXPECT_FALSE(parse_stat("12 cat R 1 2 3").has_value());                                       // no parentheses
+    EXPECT_FALSE(parse_stat("12 (cat) R 1 12 12 0 -1 0 5 0 6 0 7 8 0 0 20 0 1 0").has_value());   // no field 22
+    EXPECT_FALSE(parse_stat("x (cat) R 1 12 12 0 -1 0 5 0 6 0 7 8 0 0 20 0 1 0 9").has_value());  // bad pid
     EXPECT_FALSE(parse_stat("12 (cat) R 1 12 12 0 -1 0 z 0 6 0 7 8 0 0 20 0 1 0 9").has_value()); // bad minflt
     EXPECT_FALSE(parse_stat("12 )cat( R 1 12 12 0 -1 0 5 0 6 0 7 8 0 0 20 0 1 0 9").has_value());
 }
 
 // ---- /proc/PID/cgroup ----
 
-TEST(ProcCgroupParse, HybridHostLines) {
+TEST(ProcCgroupParse, HybridHostLines)
+{
     const auto lines = parse_proc_cgroup(fixture("cgroup_v1_hybrid"));
     ASSERT_EQ(lines.size(), 13u);
     EXPECT_EQ(lines[0].hierarchy, 12);
@@ -181,7 +197,8 @@ TEST(ProcCgroupParse, HybridHostLines) {
     EXPECT_EQ(memory_cgroup_path(lines), "/system.slice/docker-" + kDocker64 + ".scope");
 }
 
-TEST(ProcCgroupParse, V2OnlyUsesTheUnifiedLine) {
+TEST(ProcCgroupParse, V2OnlyUsesTheUnifiedLine)
+{
     const auto lines = parse_proc_cgroup(fixture("cgroup_v2"));
     ASSERT_EQ(lines.size(), 1u);
     const auto path = memory_cgroup_path(lines);
@@ -190,7 +207,8 @@ TEST(ProcCgroupParse, V2OnlyUsesTheUnifiedLine) {
     EXPECT_TRUE(path->ends_with(".scope"));
 }
 
-TEST(ProcCgroupParse, PathMayContainColons) {
+TEST(ProcCgroupParse, PathMayContainColons)
+{
     const auto lines = parse_proc_cgroup(fixture("cgroup_colon_path"));
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_EQ(lines[0].path,
@@ -198,14 +216,16 @@ TEST(ProcCgroupParse, PathMayContainColons) {
               "cri-containerd:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b");
 }
 
-TEST(ProcCgroupParse, MalformedLinesAreSkipped) {
+TEST(ProcCgroupParse, MalformedLinesAreSkipped)
+{
     const auto lines = parse_proc_cgroup("garbage\n3:memory\nx:memory:/a\n-1:cpu:/b\n\n0::/ok\n");
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_EQ(lines[0].path, "/ok");
     EXPECT_TRUE(parse_proc_cgroup("").empty());
 }
 
-TEST(ProcCgroupParse, MemoryPathAbsentWithoutMemoryOrUnifiedLine) {
+TEST(ProcCgroupParse, MemoryPathAbsentWithoutMemoryOrUnifiedLine)
+{
     EXPECT_FALSE(memory_cgroup_path({}).has_value());
     EXPECT_FALSE(memory_cgroup_path(parse_proc_cgroup("4:cpu:/a\n1:name=systemd:/b\n")).has_value());
     EXPECT_EQ(memory_cgroup_path(parse_proc_cgroup("0::/v2\n4:cpu,memory:/v1\n")), "/v1");
@@ -213,7 +233,8 @@ TEST(ProcCgroupParse, MemoryPathAbsentWithoutMemoryOrUnifiedLine) {
 
 // ---- this machine ----
 
-TEST(ProcParseLive, ParsesOwnProcFiles) {
+TEST(ProcParseLive, ParsesOwnProcFiles)
+{
     const auto status_text = read_file("/proc/self/status");
     const auto stat_text = read_file("/proc/self/stat");
     const auto cgroup_text = read_file("/proc/self/cgroup");

@@ -27,7 +27,6 @@ const std::string kPodId = "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b
 const std::string kPodUid = "0f1e2d3c-aaaa-bbbb-cccc-0123456789ab";
 constexpr uint64_t kKiB = 1024;
 
-
 std::string fixture(const std::string& name)
 {
     auto text = procfs::read_file(kFixtures + "/procfs/" + name);
@@ -35,24 +34,22 @@ std::string fixture(const std::string& name)
     return text.value_or("");
 }
 
-
 std::string stat_line(pid_t pid, const std::string& comm, uint64_t minflt, uint64_t majflt, uint64_t start)
 {
     return std::to_string(pid) + " (" + comm + ") S 1 " + std::to_string(pid) + " " + std::to_string(pid) +
-           " 0 -1 4194560 " + std::to_string(minflt) + " 0 " + std::to_string(majflt) +
-           " 0 10 5 0 0 20 0 1 0 " + std::to_string(start) +
-           " 123456789 2048 18446744073709551615 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+           " 0 -1 4194560 " + std::to_string(minflt) + " 0 " + std::to_string(majflt) + " 0 10 5 0 0 20 0 1 0 " +
+           std::to_string(start) + " 123456789 2048 18446744073709551615 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
 }
 
 std::string status_text(const std::string& name, pid_t pid, uint64_t anon_kb, uint64_t file_kb, uint64_t shmem_kb,
                         uint64_t swap_kb, uint64_t hwm_kb)
 {
     const uint64_t rss_kb = anon_kb + file_kb + shmem_kb;
-    return "Name:\t" + name + "\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t" + std::to_string(pid) +
-           "\nPid:\t" + std::to_string(pid) + "\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\n" +
-           "VmHWM:\t" + std::to_string(hwm_kb) + " kB\nVmRSS:\t" + std::to_string(rss_kb) + " kB\nRssAnon:\t" +
-           std::to_string(anon_kb) + " kB\nRssFile:\t" + std::to_string(file_kb) + " kB\nRssShmem:\t" +
-           std::to_string(shmem_kb) + " kB\nVmSwap:\t" + std::to_string(swap_kb) + " kB\nThreads:\t1\n";
+    return "Name:\t" + name + "\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t" + std::to_string(pid) + "\nPid:\t" +
+           std::to_string(pid) + "\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\n" + "VmHWM:\t" + std::to_string(hwm_kb) +
+           " kB\nVmRSS:\t" + std::to_string(rss_kb) + " kB\nRssAnon:\t" + std::to_string(anon_kb) + " kB\nRssFile:\t" +
+           std::to_string(file_kb) + " kB\nRssShmem:\t" + std::to_string(shmem_kb) + " kB\nVmSwap:\t" +
+           std::to_string(swap_kb) + " kB\nThreads:\t1\n";
 }
 
 void add_process(const std::string& root, pid_t pid, const std::string& comm, uint64_t anon_kb, uint64_t start,
@@ -71,8 +68,7 @@ void make_proc(const std::string& root)
     write_text(root + "/31337/stat", fixture("stat_weird_comm"));
     write_text(root + "/31337/status", fixture("status_process"));
     write_text(root + "/31337/cgroup", fixture("cgroup_v1_hybrid"));
-    add_process(root, 100, "worker", 2048, 5000,
-                "0::/kubepods/burstable/pod" + kPodUid + "/" + kPodId + "\n");
+    add_process(root, 100, "worker", 2048, 5000, "0::/kubepods/burstable/pod" + kPodUid + "/" + kPodId + "\n");
     write_text(root + "/2/stat", fixture("stat_kthread"));
     write_text(root + "/2/status", fixture("status_kthread"));
     write_text(root + "/2/cgroup", "0::/\n");

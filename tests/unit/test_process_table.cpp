@@ -266,8 +266,7 @@ ProcessView view(pid_t pid, uint64_t rss, double growth)
 
 std::vector<ProcessView> six()
 {
-    return {view(5, 100, 20), view(2, 400, -5), view(6, 50, 0),
-            view(1, 500, 0),  view(4, 200, 50), view(3, 300, 10)};
+    return {view(5, 100, 20), view(2, 400, -5), view(6, 50, 0), view(1, 500, 0), view(4, 200, 50), view(3, 300, 10)};
 }
 
 TEST(SelectExported, TopByRssPlusTopByGrowthSortedByRss)

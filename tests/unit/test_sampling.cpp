@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "loader/alloc_probes.h"
-#include "memsight/sampling.h"
 #include "memsight/alloc_events.h"
+#include "memsight/sampling.h"
 
 namespace memsight::loader {
 namespace {
@@ -149,7 +149,7 @@ TEST(LogTable, EndpointsAndMonotone)
     const auto t = make_log_table();
     ASSERT_EQ(t.size(), static_cast<size_t>(MEMSIGHT_LOG_TABLE_SIZE));
     EXPECT_EQ(t.front(), static_cast<uint32_t>(std::lround(std::log(2.0) * 65536))); // -ln(0.5)
-    EXPECT_EQ(t.back(), 0u);                                                        // -ln(1)
+    EXPECT_EQ(t.back(), 0u);                                                         // -ln(1)
     for (size_t i = 1; i < t.size(); ++i)
         ASSERT_LT(t[i], t[i - 1]) << "at " << i;
 }
@@ -189,7 +189,8 @@ TEST(GapDraw, ZeroInputIsTheLargestGap)
     uint32_t k, idx, frac;
     memsight_gap_parts(0, &k, &idx, &frac);
     EXPECT_EQ(k, 32u);
-    EXPECT_NEAR(static_cast<double>(memsight_gap_q16(k, t[idx], t[idx + 1], frac)) / 65536.0, 32 * std::log(2.0) + std::log(2.0), 1e-3);
+    EXPECT_NEAR(static_cast<double>(memsight_gap_q16(k, t[idx], t[idx + 1], frac)) / 65536.0,
+                32 * std::log(2.0) + std::log(2.0), 1e-3);
 }
 
 TEST(WeightTable, SizeAndFirstEntry)

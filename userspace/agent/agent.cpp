@@ -1,18 +1,15 @@
 #include "agent/agent.h"
 
-#include "util/privileges.h"
 #include "memsight/version.h"
+#include "util/privileges.h"
 
 #include <spdlog/spdlog.h>
 
 namespace memsight::agent {
 
 Agent::Agent(const config::Config& cfg)
-    : cfg_(cfg),
-      table_(cfg.growth_window),
-      cgroups_(procfs::CgroupFs::detect()),
-      exits_(cfg.exit_peaks_top, cfg.exit_peaks_window),
-      oom_stats_(cfg.max_oom_series),
+    : cfg_(cfg), table_(cfg.growth_window), cgroups_(procfs::CgroupFs::detect()),
+      exits_(cfg.exit_peaks_top, cfg.exit_peaks_window), oom_stats_(cfg.max_oom_series),
       oom_tracker_([this](const analysis::OomKill& k) {
           oom_stats_.add(k);
           spdlog::warn("OOM kill: pid {} ({}) cgroup '{}' container '{}' anon_rss {} bytes", k.pid, k.comm, k.cgroup,

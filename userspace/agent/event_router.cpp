@@ -7,10 +7,12 @@
 namespace memsight::agent {
 namespace {
 
-std::string comm_of(const char (&c)[MEMSIGHT_COMM_LEN]) { return {c, strnlen(c, MEMSIGHT_COMM_LEN)}; }
+std::string comm_of(const char (&c)[MEMSIGHT_COMM_LEN])
+{
+    return {c, strnlen(c, MEMSIGHT_COMM_LEN)};
+}
 
-template <typename T>
-const T* as(const void* data, size_t size)
+template <typename T> const T* as(const void* data, size_t size)
 {
     return size >= sizeof(T) ? static_cast<const T*>(data) : nullptr;
 }

@@ -21,8 +21,8 @@ struct ExitRecord {
 class ExitPeaks {
 public:
     // Upper bounds of the histogram buckets (bytes): 1 MiB .. 16 GiB, powers of 4.
-    static constexpr std::array<double, 8> kBuckets = {1.0 * (1 << 20),  4.0 * (1 << 20),  16.0 * (1 << 20),
-                                                       64.0 * (1 << 20), 256.0 * (1 << 20), 1.0 * (1ull << 30),
+    static constexpr std::array<double, 8> kBuckets = {1.0 * (1 << 20),    4.0 * (1 << 20),    16.0 * (1 << 20),
+                                                       64.0 * (1 << 20),   256.0 * (1 << 20),  1.0 * (1ull << 30),
                                                        4.0 * (1ull << 30), 16.0 * (1ull << 30)};
     struct Histogram {
         std::array<uint64_t, kBuckets.size()> cumulative{}; // count <= bucket bound

@@ -3,7 +3,6 @@
 #include "procfs/proc_parse.h"
 #include "procfs/read_file.h"
 
-
 namespace memsight::analysis {
 std::optional<ProcessSample> ProcScanner::read_process(pid_t pid) const
 {

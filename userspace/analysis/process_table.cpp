@@ -21,8 +21,7 @@ bool ProcessTable::update(const ProcessSample& s, Clock::time_point now)
         e.history.pop_front();
     const auto& [t0, rss0] = e.history.front();
     const double span = std::chrono::duration<double>(now - t0).count();
-    e.view.growth_bytes_per_second =
-        span > 0 ? (static_cast<double>(s.rss()) - static_cast<double>(rss0)) / span : 0.0;
+    e.view.growth_bytes_per_second = span > 0 ? (static_cast<double>(s.rss()) - static_cast<double>(rss0)) / span : 0.0;
 
     if (++e.scans_since_cgroup >= kCgroupRefreshScans)
         e.cgroup_dirty = true;
@@ -110,9 +109,11 @@ std::vector<ProcessView> select_exported(std::vector<ProcessView> all, size_t by
                 out.push_back(all[i]);
         }
     };
-    take(by_rss, [](const auto& a, const auto& b) { return a.sample.rss() > b.sample.rss(); }, false);
-    take(by_growth,
-         [](const auto& a, const auto& b) { return a.growth_bytes_per_second > b.growth_bytes_per_second; }, true);
+    take(
+        by_rss, [](const auto& a, const auto& b) { return a.sample.rss() > b.sample.rss(); }, false);
+    take(
+        by_growth, [](const auto& a, const auto& b) { return a.growth_bytes_per_second > b.growth_bytes_per_second; },
+        true);
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.sample.rss() > b.sample.rss(); });
     return out;
 }

@@ -51,8 +51,7 @@ int run_agent(const AgentArgs& args)
                 pids.push_back(p);
         agent.watch(pids);
     }
-    auto collectable =
-        std::make_shared<exporter::SnapshotCollectable>([&agent] { return agent.snapshot(); });
+    auto collectable = std::make_shared<exporter::SnapshotCollectable>([&agent] { return agent.snapshot(); });
     exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable);
     spdlog::info("memsight {} agent: profile {}, scanning every {} ms, metrics on http://{}{}", kVersion,
                  config::profile_name(cfg.profile), cfg.interval.count(), cfg.listen, cfg.metrics_path);

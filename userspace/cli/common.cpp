@@ -11,14 +11,17 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-void on_signal(int) { g_stop.store(true); }
+void on_signal(int)
+{
+    g_stop.store(true);
+}
 
 } // namespace
 
 const std::atomic<bool>& stop_flag()
 {
     static const bool installed = [] {
-        struct sigaction sa{};
+        struct sigaction sa {};
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, nullptr);

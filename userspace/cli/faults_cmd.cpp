@@ -136,7 +136,8 @@ int run_faults(const FaultsArgs& a)
                     static_cast<unsigned long long>(total), static_cast<unsigned long long>(total * period));
         for (size_t i = 0; i < std::min(a.top, sites.size()); ++i) {
             const auto& s = sites[i];
-            std::printf("  %6.2f%%  %llu samples\n", 100.0 * static_cast<double>(s.samples) / static_cast<double>(total),
+            std::printf("  %6.2f%%  %llu samples\n",
+                        100.0 * static_cast<double>(s.samples) / static_cast<double>(total),
                         static_cast<unsigned long long>(s.samples));
             for (const auto& f : s.frames)
                 std::printf("           %s\n", f.c_str());

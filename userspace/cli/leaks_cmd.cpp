@@ -35,9 +35,10 @@ std::string human(double bytes)
     return buf;
 }
 
-const char* kCounterNames[] = {"alloc_calls", "free_calls", "sampled_allocations", "frees_matched", "implicit_frees",
-                               "failed_allocations", "lost_outstanding_map_full", "lost_site_map_full",
-                               "lost_stack", "lost_entry_map_full", "lost_ringbuf_full"};
+const char* kCounterNames[] = {
+    "alloc_calls",    "free_calls",          "sampled_allocations",       "frees_matched",
+    "implicit_frees", "failed_allocations",  "lost_outstanding_map_full", "lost_site_map_full",
+    "lost_stack",     "lost_entry_map_full", "lost_ringbuf_full"};
 static_assert(std::size(kCounterNames) == MEMSIGHT_ACNT__MAX);
 
 nlohmann::ordered_json to_json(const deep::Session& session, const std::vector<deep::SiteReport>& sites,
@@ -51,8 +52,13 @@ nlohmann::ordered_json to_json(const deep::Session& session, const std::vector<d
     j["min_age_seconds"] = std::chrono::duration<double>(duration_arg(a.min_age, "--min-age")).count();
     auto& targets = j["targets"] = nlohmann::ordered_json::array();
     for (const auto& t : session.targets()) {
-        targets.push_back({{"pid", t.pid}, {"comm", t.comm}, {"allocator", t.active}, {"hooked", t.hooked},
-                           {"missing", t.missing}, {"attach_errors", t.attach_errors}, {"refused", t.refused},
+        targets.push_back({{"pid", t.pid},
+                           {"comm", t.comm},
+                           {"allocator", t.active},
+                           {"hooked", t.hooked},
+                           {"missing", t.missing},
+                           {"attach_errors", t.attach_errors},
+                           {"refused", t.refused},
                            {"reason", t.refusal}});
     }
     const auto c = session.counters();
@@ -86,10 +92,11 @@ nlohmann::ordered_json to_json(const deep::Session& session, const std::vector<d
 void print_text(const deep::Session& session, const std::vector<deep::SiteReport>& sites, double elapsed_s,
                 const LeaksArgs& a)
 {
-    std::printf("memsight leaks: %.1f s, %s\n", elapsed_s,
-                session.sample_bytes() <= 1 ? "exact (every allocation)"
-                                            : ("sampled, one sample per " + std::to_string(session.sample_bytes()) +
-                                               " bytes on average").c_str());
+    std::printf(
+        "memsight leaks: %.1f s, %s\n", elapsed_s,
+        session.sample_bytes() <= 1
+            ? "exact (every allocation)"
+            : ("sampled, one sample per " + std::to_string(session.sample_bytes()) + " bytes on average").c_str());
     for (const auto& t : session.targets()) {
         if (t.refused) {
             std::printf("pid %d: refused: %s\n", t.pid, t.refusal.c_str());
@@ -147,7 +154,8 @@ int run_leaks(const LeaksArgs& a)
 void add_leaks_command(CLI::App& app, Runner& run)
 {
     auto args = std::make_shared<LeaksArgs>();
-    auto* cmd = app.add_subcommand("leaks", "Deep tier: hook one process's allocator and report live memory by call site");
+    auto* cmd =
+        app.add_subcommand("leaks", "Deep tier: hook one process's allocator and report live memory by call site");
     add_target_options(cmd, args->targets);
     cmd->add_option("--duration", args->duration, "Session length (default 30s)");
     cmd->add_option("--interval", args->interval, "Reading period for growth (default 5s)");

@@ -20,7 +20,10 @@ struct ProfileArgs {
     uint64_t sample_bytes = 1;
 };
 
-int64_t rounded(double v) { return static_cast<int64_t>(std::llround(v)); }
+int64_t rounded(double v)
+{
+    return static_cast<int64_t>(std::llround(v));
+}
 
 int run_profile(const ProfileArgs& a)
 {

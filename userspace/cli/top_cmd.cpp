@@ -35,11 +35,11 @@ std::string human(double bytes)
 void print_table(std::vector<analysis::ProcessView> procs, const TopArgs& a, size_t total)
 {
     if (a.sort == "growth") {
-        std::sort(procs.begin(), procs.end(), [](const auto& x, const auto& y) {
-            return x.growth_bytes_per_second > y.growth_bytes_per_second;
-        });
+        std::sort(procs.begin(), procs.end(),
+                  [](const auto& x, const auto& y) { return x.growth_bytes_per_second > y.growth_bytes_per_second; });
     } else {
-        std::sort(procs.begin(), procs.end(), [](const auto& x, const auto& y) { return x.sample.rss() > y.sample.rss(); });
+        std::sort(procs.begin(), procs.end(),
+                  [](const auto& x, const auto& y) { return x.sample.rss() > y.sample.rss(); });
     }
     std::printf("memsight top: %zu processes, sorted by %s\n", total, a.sort.c_str());
     std::printf("%8s %-16s %-12s %9s %9s %9s %9s %9s %9s %10s\n", "PID", "COMM", "CONTAINER", "RSS", "ANON", "FILE",

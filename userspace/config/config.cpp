@@ -36,7 +36,8 @@ constexpr std::array<std::string_view, 2> kPageFaultsKeys{"enabled", "sample_per
 
 constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
-std::string join(std::span<const std::string_view> items, std::string_view sep) {
+std::string join(std::span<const std::string_view> items, std::string_view sep)
+{
     std::string out;
     for (size_t i = 0; i < items.size(); ++i) {
         if (i != 0)
@@ -46,7 +47,8 @@ std::string join(std::span<const std::string_view> items, std::string_view sep) 
     return out;
 }
 
-std::string quoted(std::string_view s) {
+std::string quoted(std::string_view s)
+{
     std::string out = "'";
     out += s;
     out += '\'';
@@ -58,19 +60,22 @@ std::string quoted(std::string_view s) {
 
 using Problem = std::optional<std::string>;
 
-Problem check_count(int64_t v, uint64_t lo, uint64_t hi, std::string_view shown) {
+Problem check_count(int64_t v, uint64_t lo, uint64_t hi, std::string_view shown)
+{
     if (v < 0 || static_cast<uint64_t>(v) < lo || static_cast<uint64_t>(v) > hi)
         return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::string(shown);
     return std::nullopt;
 }
 
-Problem check_count(uint64_t v, uint64_t lo, uint64_t hi) {
+Problem check_count(uint64_t v, uint64_t lo, uint64_t hi)
+{
     if (v < lo || v > hi)
         return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(v);
     return std::nullopt;
 }
 
-Problem check_ringbuf(uint64_t v) {
+Problem check_ringbuf(uint64_t v)
+{
     const bool pow2 = v != 0 && (v & (v - 1)) == 0;
     if (!pow2 || v < limits::kMinRingbufBytes || v > limits::kMaxRingbufBytes)
         return "must be a power of two between " + std::to_string(limits::kMinRingbufBytes) + " and " +
@@ -78,23 +83,27 @@ Problem check_ringbuf(uint64_t v) {
     return std::nullopt;
 }
 
-Problem check_duration(Duration d, Duration lo, Duration hi) {
+Problem check_duration(Duration d, Duration lo, Duration hi)
+{
     if (d < lo || d > hi)
         return "must be between " + format_duration(lo) + " and " + format_duration(hi) + ", got " + format_duration(d);
     return std::nullopt;
 }
 
-Problem check_interval(Duration d) {
+Problem check_interval(Duration d)
+{
     return check_duration(d, limits::kMinInterval, limits::kMaxInterval);
 }
 
-Problem check_log_level(std::string_view s) {
+Problem check_log_level(std::string_view s)
+{
     if (std::find(kLogLevels.begin(), kLogLevels.end(), s) == kLogLevels.end())
         return "must be one of " + join(kLogLevels, ", ") + ", got " + quoted(s);
     return std::nullopt;
 }
 
-Problem check_metrics_path(std::string_view s) {
+Problem check_metrics_path(std::string_view s)
+{
     if (s.empty() || s.front() != '/')
         return "must start with '/', got " + quoted(s);
     for (unsigned char ch : s)
@@ -103,12 +112,14 @@ Problem check_metrics_path(std::string_view s) {
     return std::nullopt;
 }
 
-bool is_host_char(unsigned char ch) {
+bool is_host_char(unsigned char ch)
+{
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
            ch == '_';
 }
 
-Problem check_listen(std::string_view s) {
+Problem check_listen(std::string_view s)
+{
     const std::string usage = "must be ADDR:PORT like 127.0.0.1:9756 or [::1]:9756, got " + quoted(s);
     std::string_view host;
     std::string_view port;
@@ -148,7 +159,8 @@ Problem check_listen(std::string_view s) {
     return std::nullopt;
 }
 
-Problem check_growth_vs_interval(const Config &c) {
+Problem check_growth_vs_interval(const Config& c)
+{
     if (c.growth_window < c.interval)
         return "must be at least interval (" + format_duration(c.interval) + "), got " +
                format_duration(c.growth_window);
@@ -161,7 +173,8 @@ class Loader {
 public:
     explicit Loader(std::string_view source) : source_(source) {}
 
-    Config load(std::string_view text) {
+    Config load(std::string_view text)
+    {
         // yaml-cpp reports errors at the end of input on the line after a final newline; clamp to the last line.
         last_line0_ = static_cast<int>(std::count(text.begin(), text.end(), '\n'));
         if (!text.empty() && text.back() == '\n')
@@ -169,7 +182,7 @@ public:
         std::vector<YAML::Node> docs;
         try {
             docs = YAML::LoadAll(std::string(text));
-        } catch (const YAML::Exception &e) {
+        } catch (const YAML::Exception& e) {
             fail(e.mark.line, "invalid YAML: " + e.msg);
         }
         for (size_t i = 1; i < docs.size(); ++i)
@@ -178,25 +191,25 @@ public:
         if (docs.empty() || docs[0].IsNull())
             return defaults_for(Profile::Prod);
 
-        const YAML::Node &root = docs[0];
+        const YAML::Node& root = docs[0];
         if (!root.IsMap())
             fail(root.Mark().line, "expected a map of settings at the top level, got " + describe(root));
         const std::vector<Entry> top = entries(root, "", kTopKeys);
 
         // `profile:` selects the defaults before anything else, wherever it appears.
         Config cfg = defaults_for(Profile::Prod);
-        for (const Entry &e : top) {
+        for (const Entry& e : top) {
             if (e.name != "profile")
                 continue;
             const std::string s = scalar(e, "profile", "dev, staging or prod");
             try {
                 cfg = defaults_for(parse_profile(s));
-            } catch (const ConfigError &) {
+            } catch (const ConfigError&) {
                 fail(e.line, "profile: must be one of dev, staging, prod, got " + quoted(s));
             }
         }
 
-        for (const Entry &e : top) {
+        for (const Entry& e : top) {
             if (e.name == "listen") {
                 cfg.listen = checked(e, "listen", scalar(e, "listen", "ADDR:PORT"), check_listen);
             } else if (e.name == "metrics_path") {
@@ -208,7 +221,7 @@ public:
             } else if (e.name == "log_level") {
                 cfg.log_level = checked(e, "log_level", scalar(e, "log_level", "a log level"), check_log_level);
             } else if (e.name == "processes") {
-                for (const Entry &p : entries(e.value, "processes", kProcessesKeys, e.line)) {
+                for (const Entry& p : entries(e.value, "processes", kProcessesKeys, e.line)) {
                     if (p.name == "top_by_rss") {
                         cfg.top_processes_by_rss = count(p, "processes.top_by_rss", 0, limits::kMaxTopProcesses);
                     } else if (p.name == "top_by_growth") {
@@ -220,7 +233,7 @@ public:
                     }
                 }
             } else if (e.name == "exit_peaks") {
-                for (const Entry &p : entries(e.value, "exit_peaks", kExitPeaksKeys, e.line)) {
+                for (const Entry& p : entries(e.value, "exit_peaks", kExitPeaksKeys, e.line)) {
                     if (p.name == "top")
                         cfg.exit_peaks_top = count(p, "exit_peaks.top", 0, limits::kMaxExitPeaksTop);
                     else if (p.name == "window")
@@ -228,11 +241,11 @@ public:
                             duration(p, "exit_peaks.window", limits::kMinExitPeaksWindow, limits::kMaxExitPeaksWindow);
                 }
             } else if (e.name == "oom") {
-                for (const Entry &p : entries(e.value, "oom", kOomKeys, e.line))
+                for (const Entry& p : entries(e.value, "oom", kOomKeys, e.line))
                     if (p.name == "max_series")
                         cfg.max_oom_series = count(p, "oom.max_series", limits::kMinOomSeries, limits::kMaxOomSeries);
             } else if (e.name == "kernel") {
-                for (const Entry &k : entries(e.value, "kernel", kKernelKeys, e.line)) {
+                for (const Entry& k : entries(e.value, "kernel", kKernelKeys, e.line)) {
                     if (k.name == "ringbuf_bytes") {
                         const int64_t v = integer(k, "kernel.ringbuf_bytes");
                         if (v < 0)
@@ -243,7 +256,7 @@ public:
                             fail(k.line, "kernel.ringbuf_bytes: " + *p);
                         cfg.ringbuf_bytes = static_cast<uint32_t>(v);
                     } else if (k.name == "page_faults") {
-                        for (const Entry &p : entries(k.value, "kernel.page_faults", kPageFaultsKeys, k.line)) {
+                        for (const Entry& p : entries(k.value, "kernel.page_faults", kPageFaultsKeys, k.line)) {
                             if (p.name == "enabled")
                                 cfg.page_faults_enabled = boolean(p, "kernel.page_faults.enabled");
                             else if (p.name == "sample_period")
@@ -253,7 +266,7 @@ public:
                     }
                 }
             } else if (e.name == "deep") {
-                for (const Entry &d : entries(e.value, "deep", kDeepKeys, e.line)) {
+                for (const Entry& d : entries(e.value, "deep", kDeepKeys, e.line)) {
                     if (d.name == "sample_bytes")
                         cfg.deep_sample_bytes = count<uint64_t>(d, "deep.sample_bytes", 1, limits::kMaxDeepSampleBytes);
                     else if (d.name == "top_sites")
@@ -282,12 +295,14 @@ private:
         int line; // 0-based line of the value (of the key when the value is empty)
     };
 
-    [[noreturn]] void fail(int line0, const std::string &msg) const {
+    [[noreturn]] void fail(int line0, const std::string& msg) const
+    {
         const int line = line0 < 0 ? 0 : std::min(line0, std::max(last_line0_, 0));
         throw ConfigError(std::string(source_) + ":" + std::to_string(line + 1) + ": " + msg);
     }
 
-    static std::string describe(const YAML::Node &n) {
+    static std::string describe(const YAML::Node& n)
+    {
         switch (n.Type()) {
         case YAML::NodeType::Map:
             return "a map";
@@ -302,29 +317,30 @@ private:
 
     // The (validated) keys of a map, in file order: unknown, duplicate and non-scalar keys are errors.
     // An empty section (`processes:` with nothing under it) is an empty map.
-    std::vector<Entry> entries(const YAML::Node &map, std::string_view section, std::span<const std::string_view> known,
-                               int section_line = -1) const {
+    std::vector<Entry> entries(const YAML::Node& map, std::string_view section, std::span<const std::string_view> known,
+                               int section_line = -1) const
+    {
         std::vector<Entry> out;
         if (map.IsNull())
             return out;
         if (!map.IsMap())
             fail(section_line,
                  std::string(section) + ": expected a map of " + join(known, ", ") + ", got " + describe(map));
-        for (const auto &pair : map) {
+        for (const auto& pair : map) {
             const YAML::Node key = pair.first;
             const YAML::Node value = pair.second;
             const int key_line = key.Mark().line;
             if (!key.IsScalar())
                 fail(key_line, "keys must be plain names, got " + describe(key) +
                                    (section.empty() ? std::string() : " in " + std::string(section)));
-            const std::string &name = key.Scalar();
+            const std::string& name = key.Scalar();
             if (std::find(known.begin(), known.end(), name) == known.end()) {
                 if (section.empty())
                     fail(key_line, "unknown key " + quoted(name) + " (known: " + join(known, ", ") + ")");
                 fail(key_line, "unknown key " + quoted(name) + " in " + std::string(section) +
                                    " (known: " + join(known, ", ") + ")");
             }
-            for (const Entry &seen : out)
+            for (const Entry& seen : out)
                 if (seen.name == name)
                     fail(key_line, "duplicate key " +
                                        quoted(section.empty() ? name : std::string(section) + "." + name) +
@@ -337,21 +353,24 @@ private:
         return out;
     }
 
-    std::string scalar(const Entry &e, std::string_view path, std::string_view expected) const {
+    std::string scalar(const Entry& e, std::string_view path, std::string_view expected) const
+    {
         if (!e.value.IsScalar())
             fail(e.line, std::string(path) + ": expected " + std::string(expected) + ", got " + describe(e.value));
         return e.value.Scalar();
     }
 
     template <typename Check>
-    std::string checked(const Entry &e, std::string_view path, std::string value, Check check) const {
+    std::string checked(const Entry& e, std::string_view path, std::string value, Check check) const
+    {
         if (Problem p = check(value))
             fail(e.line, std::string(path) + ": " + *p);
         return value;
     }
 
     // A decimal integer; values beyond int64 are reported as out of range by the callers' checks.
-    int64_t integer(const Entry &e, std::string_view path) const {
+    int64_t integer(const Entry& e, std::string_view path) const
+    {
         const std::string s = scalar(e, path, "an integer");
         int64_t v = 0;
         const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -362,19 +381,21 @@ private:
         return v;
     }
 
-    template <typename T = uint32_t> T count(const Entry &e, std::string_view path, uint64_t lo, uint64_t hi) const {
+    template <typename T = uint32_t> T count(const Entry& e, std::string_view path, uint64_t lo, uint64_t hi) const
+    {
         const int64_t v = integer(e, path);
         if (Problem p = check_count(v, lo, hi, e.value.Scalar()))
             fail(e.line, std::string(path) + ": " + *p);
         return static_cast<T>(v);
     }
 
-    Duration duration(const Entry &e, std::string_view path, Duration lo, Duration hi) const {
+    Duration duration(const Entry& e, std::string_view path, Duration lo, Duration hi) const
+    {
         const std::string s = scalar(e, path, "a duration like 10s");
         Duration d{};
         try {
             d = parse_duration(s);
-        } catch (const ConfigError &) {
+        } catch (const ConfigError&) {
             fail(e.line, std::string(path) + ": expected a duration like 10s, got " + quoted(s));
         }
         if (Problem p = check_duration(d, lo, hi))
@@ -382,7 +403,8 @@ private:
         return d;
     }
 
-    bool boolean(const Entry &e, std::string_view path) const {
+    bool boolean(const Entry& e, std::string_view path) const
+    {
         const std::string s = scalar(e, path, "true or false");
         bool b = false;
         if (!YAML::convert<bool>::decode(e.value, b))
@@ -398,7 +420,8 @@ private:
 
 } // namespace
 
-Config defaults_for(Profile p) {
+Config defaults_for(Profile p)
+{
     Config c;
     c.profile = p;
     switch (p) {
@@ -422,7 +445,8 @@ Config defaults_for(Profile p) {
     return c;
 }
 
-Profile parse_profile(std::string_view s) {
+Profile parse_profile(std::string_view s)
+{
     if (s == "dev")
         return Profile::Dev;
     if (s == "staging")
@@ -432,7 +456,8 @@ Profile parse_profile(std::string_view s) {
     throw ConfigError("unknown profile " + quoted(s) + " (expected dev, staging or prod)");
 }
 
-std::string_view profile_name(Profile p) {
+std::string_view profile_name(Profile p)
+{
     switch (p) {
     case Profile::Dev:
         return "dev";
@@ -444,7 +469,8 @@ std::string_view profile_name(Profile p) {
     return "prod";
 }
 
-Duration parse_duration(std::string_view s) {
+Duration parse_duration(std::string_view s)
+{
     const auto bad = [s](std::string_view why) -> ConfigError {
         return ConfigError("invalid duration " + quoted(s) + ": " + std::string(why));
     };
@@ -493,7 +519,8 @@ Duration parse_duration(std::string_view s) {
     return Duration{total};
 }
 
-std::string format_duration(Duration d) {
+std::string format_duration(Duration d)
+{
     int64_t ms = d.count();
     if (ms == 0)
         return "0s";
@@ -503,7 +530,7 @@ std::string format_duration(Duration d) {
         out = "-";
     constexpr std::array<std::pair<uint64_t, std::string_view>, 4> units{
         {{3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}}};
-    for (const auto &[factor, name] : units) {
+    for (const auto& [factor, name] : units) {
         if (rest >= factor) {
             out += std::to_string(rest / factor);
             out += name;
@@ -513,8 +540,9 @@ std::string format_duration(Duration d) {
     return out;
 }
 
-void validate(const Config &c) {
-    const auto check = [](std::string_view key, const Problem &p) {
+void validate(const Config& c)
+{
+    const auto check = [](std::string_view key, const Problem& p) {
         if (p)
             throw ConfigError(std::string(key) + ": " + *p);
     };
@@ -535,7 +563,8 @@ void validate(const Config &c) {
           check_count(c.page_fault_sample_period, 0, limits::kMaxPageFaultSamplePeriod));
 }
 
-void apply_overrides(Config &c, const Overrides &o) {
+void apply_overrides(Config& c, const Overrides& o)
+{
     Config next = c;
     if (o.listen) {
         if (Problem p = check_listen(*o.listen))
@@ -553,17 +582,20 @@ void apply_overrides(Config &c, const Overrides &o) {
     c = std::move(next);
 }
 
-Config load_yaml(std::string_view yaml_text, std::string_view source_name) {
+Config load_yaml(std::string_view yaml_text, std::string_view source_name)
+{
     return Loader(source_name).load(yaml_text);
 }
 
-Config load_file(const std::string &path) {
-    const auto cannot = [&path](const std::string &why) {
+Config load_file(const std::string& path)
+{
+    const auto cannot = [&path](const std::string& why) {
         return ConfigError("cannot read config " + path + ": " + why);
     };
     struct Fd {
         int fd;
-        ~Fd() {
+        ~Fd()
+        {
             if (fd >= 0)
                 ::close(fd);
         }

@@ -18,7 +18,7 @@ struct Config {
     std::string listen = "127.0.0.1:9756"; // Prometheus endpoint, ADDR:PORT
     std::string metrics_path = "/metrics";
     Duration interval{std::chrono::seconds(10)}; // /proc and cgroupfs reading period
-    std::string log_level = "info";               // trace|debug|info|warn|error|off
+    std::string log_level = "info";              // trace|debug|info|warn|error|off
 
     // Cardinality bounds of the per-process series.
     uint32_t top_processes_by_rss = 20;
@@ -32,13 +32,13 @@ struct Config {
     uint32_t max_oom_series = 500; // distinct (comm, container) OOM counters; more fold into comm="_other_"
 
     // Kernel side.
-    uint32_t ringbuf_bytes = 1u << 20;      // power of two, >= page size
+    uint32_t ringbuf_bytes = 1u << 20; // power of two, >= page size
     bool page_faults_enabled = true;
-    uint64_t page_fault_sample_period = 0;  // 0 = use the measured default (see docs/performance.md)
+    uint64_t page_fault_sample_period = 0; // 0 = use the measured default (see docs/performance.md)
 
     // Deep tier sessions the agent runs (memsight agent --deep-pid / --deep-cgroup).
-    uint64_t deep_sample_bytes = 65536;             // mean bytes between samples; 1 = exact
-    uint32_t deep_top_sites = 5;                    // per-site series per watched process
+    uint64_t deep_sample_bytes = 65536;                   // mean bytes between samples; 1 = exact
+    uint32_t deep_top_sites = 5;                          // per-site series per watched process
     Duration deep_max_duration{std::chrono::minutes(10)}; // a session ends after this
 
     friend bool operator==(const Config&, const Config&) = default;
@@ -55,7 +55,7 @@ inline constexpr Duration kMinExitPeaksWindow{std::chrono::seconds(1)};
 inline constexpr Duration kMaxExitPeaksWindow{std::chrono::hours(24)};
 inline constexpr uint32_t kMinOomSeries = 1;
 inline constexpr uint32_t kMaxOomSeries = 100000;
-inline constexpr uint32_t kMinRingbufBytes = 4096;    // and a power of two
+inline constexpr uint32_t kMinRingbufBytes = 4096; // and a power of two
 inline constexpr uint32_t kMaxRingbufBytes = 1u << 30;
 inline constexpr uint64_t kMaxPageFaultSamplePeriod = 1000000000;
 inline constexpr uint64_t kMaxDeepSampleBytes = 1ull << 30;
@@ -71,9 +71,9 @@ public:
 };
 
 Config defaults_for(Profile p);
-Profile parse_profile(std::string_view s);          // throws ConfigError
+Profile parse_profile(std::string_view s); // throws ConfigError
 std::string_view profile_name(Profile p);
-Duration parse_duration(std::string_view s);        // "250ms", "10s", "5m", "1h", "1h30m"; throws ConfigError
+Duration parse_duration(std::string_view s); // "250ms", "10s", "5m", "1h", "1h30m"; throws ConfigError
 
 // Loads YAML text. The file's `profile:` key (if any) selects the defaults first, then the other keys
 // override them. Unknown keys, wrong types and out-of-range values throw ConfigError naming

@@ -79,7 +79,8 @@ deep:
 
 } // namespace
 
-std::string_view embedded_default_yaml() {
+std::string_view embedded_default_yaml()
+{
     return kDefaultYaml;
 }
 

@@ -141,7 +141,8 @@ std::vector<SiteReport> LeakTracker::report(double elapsed_s) const
         s.growing = is_growing(s.live_series, s.live_bytes_older_than_min_age);
         out.push_back(std::move(s));
     }
-    std::sort(out.begin(), out.end(), [](const SiteReport& a, const SiteReport& b) { return a.live_bytes > b.live_bytes; });
+    std::sort(out.begin(), out.end(),
+              [](const SiteReport& a, const SiteReport& b) { return a.live_bytes > b.live_bytes; });
     return out;
 }
 

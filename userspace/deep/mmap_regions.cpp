@@ -54,7 +54,10 @@ void MmapRegions::on_mmap(uint32_t tgid, uint64_t addr, uint64_t len, int32_t st
     account(tgid, stack_id, static_cast<int64_t>(size));
 }
 
-void MmapRegions::on_munmap(uint32_t tgid, uint64_t addr, uint64_t len) { cut(tgid, addr, len); }
+void MmapRegions::on_munmap(uint32_t tgid, uint64_t addr, uint64_t len)
+{
+    cut(tgid, addr, len);
+}
 
 void MmapRegions::on_mremap(uint32_t tgid, uint64_t old_addr, uint64_t old_len, uint64_t new_addr, uint64_t new_len,
                             uint64_t ts_ns)

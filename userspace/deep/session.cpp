@@ -35,12 +35,17 @@ Session::Session(const SessionOptions& opts)
     po.max_outstanding = opts.max_outstanding;
     probes_ = std::make_unique<loader::AllocProbes>(po, [this](const memsight_map_event& ev) {
         switch (ev.type) {
-        case MEMSIGHT_MAP_MMAP: regions_.on_mmap(ev.tgid, ev.addr, ev.len, ev.stack_id, ev.ts_ns); break;
-        case MEMSIGHT_MAP_MUNMAP: regions_.on_munmap(ev.tgid, ev.addr, ev.len); break;
+        case MEMSIGHT_MAP_MMAP:
+            regions_.on_mmap(ev.tgid, ev.addr, ev.len, ev.stack_id, ev.ts_ns);
+            break;
+        case MEMSIGHT_MAP_MUNMAP:
+            regions_.on_munmap(ev.tgid, ev.addr, ev.len);
+            break;
         case MEMSIGHT_MAP_MREMAP:
             regions_.on_mremap(ev.tgid, ev.old_addr, ev.old_len, ev.addr, ev.len, ev.ts_ns);
             break;
-        default: break;
+        default:
+            break;
         }
     });
     std::string refusals;
@@ -114,7 +119,10 @@ std::vector<pid_t> Session::traced_pids() const
     return out;
 }
 
-void Session::poll(int timeout_ms) { probes_->poll(timeout_ms); }
+void Session::poll(int timeout_ms)
+{
+    probes_->poll(timeout_ms);
+}
 
 bool Session::all_gone() const
 {

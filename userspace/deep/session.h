@@ -23,9 +23,9 @@ struct SessionOptions {
 struct TargetReport {
     pid_t pid = 0;
     std::string comm;
-    std::string active;                    // active allocator kind
-    std::vector<std::string> hooked;       // "glibc /usr/lib/x86_64-linux-gnu/libc.so.6: malloc, free, ..."
-    std::vector<std::string> missing;      // "glibc: pvalloc"
+    std::string active;               // active allocator kind
+    std::vector<std::string> hooked;  // "glibc /usr/lib/x86_64-linux-gnu/libc.so.6: malloc, free, ..."
+    std::vector<std::string> missing; // "glibc: pvalloc"
     std::vector<std::string> attach_errors;
     bool refused = false;
     std::string refusal; // why (Go binary, kernel thread, nothing to hook)
@@ -40,8 +40,8 @@ struct SiteReading {
     double live_bytes = 0, live_count = 0;
     double alloc_bytes = 0, alloc_count = 0;
     double free_bytes = 0, free_count = 0;
-    std::vector<double> ages_s;   // ages of the live (sampled) allocations, seconds
-    std::vector<double> weights;  // bytes each live sample stands for (same order as ages_s)
+    std::vector<double> ages_s;  // ages of the live (sampled) allocations, seconds
+    std::vector<double> weights; // bytes each live sample stands for (same order as ages_s)
 };
 
 class Session {

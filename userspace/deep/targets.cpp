@@ -11,7 +11,6 @@
 namespace memsight::deep {
 namespace {
 
-
 bool is_user_process(const std::string& root, pid_t pid)
 {
     auto status = procfs::read_file(root + "/" + std::to_string(pid) + "/status");

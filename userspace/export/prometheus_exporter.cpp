@@ -65,7 +65,10 @@ Labels with(Labels l, std::string name, std::string value)
     return l;
 }
 
-double d(uint64_t v) { return static_cast<double>(v); }
+double d(uint64_t v)
+{
+    return static_cast<double>(v);
+}
 
 void render_processes(const analysis::AgentSnapshot& s, std::vector<MetricFamily>& out)
 {
@@ -108,7 +111,8 @@ void render_containers(const analysis::AgentSnapshot& s, std::vector<MetricFamil
                 MetricType::Counter);
     Family procs("memsight_container_processes", "Live processes of the container.", MetricType::Gauge);
     for (const auto& c : s.containers) {
-        const Labels l{{"container_id", c.identity.container_id}, {"pod_uid", c.identity.pod_uid}, {"cgroup", c.cgroup}};
+        const Labels l{
+            {"container_id", c.identity.container_id}, {"pod_uid", c.identity.pod_uid}, {"cgroup", c.cgroup}};
         const auto& m = c.memory;
         usage.add(l, d(m.usage));
         if (m.limit)

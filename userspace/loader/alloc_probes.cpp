@@ -32,23 +32,55 @@ struct RingDeleter {
 using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
 
 // The functions memsight probes and the kind of probe each gets.
-enum class Hook { Malloc, Calloc, Realloc, ReallocArray, PosixMemalign, AlignedAlloc, Memalign, Valloc, Pvalloc,
-                  New, Free, Mmap, Munmap, Mremap };
+enum class Hook {
+    Malloc,
+    Calloc,
+    Realloc,
+    ReallocArray,
+    PosixMemalign,
+    AlignedAlloc,
+    Memalign,
+    Valloc,
+    Pvalloc,
+    New,
+    Free,
+    Mmap,
+    Munmap,
+    Mremap
+};
 
 const std::map<std::string, Hook>& hooks()
 {
     static const std::map<std::string, Hook> table = {
-        {"malloc", Hook::Malloc}, {"calloc", Hook::Calloc}, {"realloc", Hook::Realloc},
-        {"reallocarray", Hook::ReallocArray}, {"posix_memalign", Hook::PosixMemalign},
-        {"aligned_alloc", Hook::AlignedAlloc}, {"memalign", Hook::Memalign}, {"valloc", Hook::Valloc},
-        {"pvalloc", Hook::Pvalloc}, {"free", Hook::Free}, {"mmap", Hook::Mmap}, {"mmap64", Hook::Mmap},
-        {"munmap", Hook::Munmap}, {"mremap", Hook::Mremap},
+        {"malloc", Hook::Malloc},
+        {"calloc", Hook::Calloc},
+        {"realloc", Hook::Realloc},
+        {"reallocarray", Hook::ReallocArray},
+        {"posix_memalign", Hook::PosixMemalign},
+        {"aligned_alloc", Hook::AlignedAlloc},
+        {"memalign", Hook::Memalign},
+        {"valloc", Hook::Valloc},
+        {"pvalloc", Hook::Pvalloc},
+        {"free", Hook::Free},
+        {"mmap", Hook::Mmap},
+        {"mmap64", Hook::Mmap},
+        {"munmap", Hook::Munmap},
+        {"mremap", Hook::Mremap},
         // C++ operators, probed where an allocator library defines them itself (tcmalloc, jemalloc).
-        {"_Znwm", Hook::New}, {"_Znam", Hook::New}, {"_ZnwmRKSt9nothrow_t", Hook::New},
-        {"_ZnamRKSt9nothrow_t", Hook::New}, {"_ZnwmSt11align_val_t", Hook::New}, {"_ZnamSt11align_val_t", Hook::New},
-        {"_ZdlPv", Hook::Free}, {"_ZdaPv", Hook::Free}, {"_ZdlPvm", Hook::Free}, {"_ZdaPvm", Hook::Free},
-        {"_ZdlPvSt11align_val_t", Hook::Free}, {"_ZdaPvSt11align_val_t", Hook::Free},
-        {"_ZdlPvmSt11align_val_t", Hook::Free}, {"_ZdaPvmSt11align_val_t", Hook::Free},
+        {"_Znwm", Hook::New},
+        {"_Znam", Hook::New},
+        {"_ZnwmRKSt9nothrow_t", Hook::New},
+        {"_ZnamRKSt9nothrow_t", Hook::New},
+        {"_ZnwmSt11align_val_t", Hook::New},
+        {"_ZnamSt11align_val_t", Hook::New},
+        {"_ZdlPv", Hook::Free},
+        {"_ZdaPv", Hook::Free},
+        {"_ZdlPvm", Hook::Free},
+        {"_ZdaPvm", Hook::Free},
+        {"_ZdlPvSt11align_val_t", Hook::Free},
+        {"_ZdaPvSt11align_val_t", Hook::Free},
+        {"_ZdlPvmSt11align_val_t", Hook::Free},
+        {"_ZdaPvmSt11align_val_t", Hook::Free},
     };
     return table;
 }
@@ -58,25 +90,42 @@ std::pair<bpf_program*, bpf_program*> programs(alloc* s, Hook h)
 {
     auto& p = s->progs;
     switch (h) {
-    case Hook::Malloc: return {p.malloc_enter, p.malloc_exit};
-    case Hook::Calloc: return {p.calloc_enter, p.calloc_exit};
-    case Hook::Realloc: return {p.realloc_enter, p.realloc_exit};
-    case Hook::ReallocArray: return {p.reallocarray_enter, p.reallocarray_exit};
-    case Hook::PosixMemalign: return {p.posix_memalign_enter, p.posix_memalign_exit};
-    case Hook::AlignedAlloc: return {p.aligned_alloc_enter, p.aligned_alloc_exit};
-    case Hook::Memalign: return {p.memalign_enter, p.memalign_exit};
-    case Hook::Valloc: return {p.valloc_enter, p.valloc_exit};
-    case Hook::Pvalloc: return {p.pvalloc_enter, p.pvalloc_exit};
-    case Hook::New: return {p.new_enter, p.new_exit};
-    case Hook::Free: return {p.free_enter, nullptr};
-    case Hook::Mmap: return {p.mmap_enter, p.mmap_exit};
-    case Hook::Munmap: return {p.munmap_enter, nullptr};
-    case Hook::Mremap: return {p.mremap_enter, p.mremap_exit};
+    case Hook::Malloc:
+        return {p.malloc_enter, p.malloc_exit};
+    case Hook::Calloc:
+        return {p.calloc_enter, p.calloc_exit};
+    case Hook::Realloc:
+        return {p.realloc_enter, p.realloc_exit};
+    case Hook::ReallocArray:
+        return {p.reallocarray_enter, p.reallocarray_exit};
+    case Hook::PosixMemalign:
+        return {p.posix_memalign_enter, p.posix_memalign_exit};
+    case Hook::AlignedAlloc:
+        return {p.aligned_alloc_enter, p.aligned_alloc_exit};
+    case Hook::Memalign:
+        return {p.memalign_enter, p.memalign_exit};
+    case Hook::Valloc:
+        return {p.valloc_enter, p.valloc_exit};
+    case Hook::Pvalloc:
+        return {p.pvalloc_enter, p.pvalloc_exit};
+    case Hook::New:
+        return {p.new_enter, p.new_exit};
+    case Hook::Free:
+        return {p.free_enter, nullptr};
+    case Hook::Mmap:
+        return {p.mmap_enter, p.mmap_exit};
+    case Hook::Munmap:
+        return {p.munmap_enter, nullptr};
+    case Hook::Mremap:
+        return {p.mremap_enter, p.mremap_exit};
     }
     return {nullptr, nullptr};
 }
 
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+std::string errno_text(int err)
+{
+    return std::strerror(err < 0 ? -err : err);
+}
 
 } // namespace
 
@@ -169,7 +218,10 @@ AllocProbes::~AllocProbes()
     destroy_concurrently(std::move(links));
 }
 
-bool AllocProbes::is_probed_symbol(const std::string& symbol) { return hooks().contains(symbol); }
+bool AllocProbes::is_probed_symbol(const std::string& symbol)
+{
+    return hooks().contains(symbol);
+}
 
 bool AllocProbes::attach(pid_t pid, const std::string& binary, const std::string& symbol, uint64_t file_offset,
                          std::string& error)
@@ -197,7 +249,10 @@ bool AllocProbes::attach(pid_t pid, const std::string& binary, const std::string
     return !exit || attach_one(exit, true);
 }
 
-size_t AllocProbes::attached_links() const { return impl_->links.size(); }
+size_t AllocProbes::attached_links() const
+{
+    return impl_->links.size();
+}
 
 void AllocProbes::detach(pid_t pid)
 {
@@ -235,8 +290,7 @@ AllocCounters AllocProbes::counters() const
 
 namespace {
 
-template <typename Key, typename Value, typename Fn>
-void for_each_entry(int fd, Fn fn)
+template <typename Key, typename Value, typename Fn> void for_each_entry(int fd, Fn fn)
 {
     Key key{};
     Key next{};
@@ -256,8 +310,9 @@ std::vector<SiteStats> AllocProbes::sites() const
 {
     std::vector<SiteStats> out;
     for_each_entry<memsight_site_key, memsight_site_stats>(
-        bpf_map__fd(impl_->skel->maps.sites),
-        [&](const memsight_site_key& k, const memsight_site_stats& v) { out.push_back({k.tgid, k.stack_id, v}); });
+        bpf_map__fd(impl_->skel->maps.sites), [&](const memsight_site_key& k, const memsight_site_stats& v) {
+            out.push_back({k.tgid, k.stack_id, v});
+        });
     return out;
 }
 
@@ -265,8 +320,9 @@ std::vector<Outstanding> AllocProbes::outstanding() const
 {
     std::vector<Outstanding> out;
     for_each_entry<memsight_alloc_key, memsight_alloc_info>(
-        bpf_map__fd(impl_->skel->maps.outstanding),
-        [&](const memsight_alloc_key& k, const memsight_alloc_info& v) { out.push_back({k.tgid, k.addr, v}); });
+        bpf_map__fd(impl_->skel->maps.outstanding), [&](const memsight_alloc_key& k, const memsight_alloc_info& v) {
+            out.push_back({k.tgid, k.addr, v});
+        });
     return out;
 }
 

@@ -16,7 +16,7 @@
 namespace memsight::loader {
 
 struct AllocProbeOptions {
-    uint64_t sample_bytes = 1;          // mean bytes between samples; 1 = every allocation (exact)
+    uint64_t sample_bytes = 1;           // mean bytes between samples; 1 = every allocation (exact)
     uint32_t max_outstanding = 1u << 20; // outstanding-allocation map entries
 };
 

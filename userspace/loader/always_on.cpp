@@ -46,7 +46,10 @@ int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args)
     return n;
 }
 
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+std::string errno_text(int err)
+{
+    return std::strerror(err < 0 ? -err : err);
+}
 
 int open_fault_counter(int cpu, uint64_t period)
 {
@@ -74,8 +77,7 @@ struct AlwaysOnProbes::Impl {
         return 0;
     }
 
-    void attach_tracepoint(bpf_program* prog, const std::string& events_dir, const char* category,
-                           const char* name)
+    void attach_tracepoint(bpf_program* prog, const std::string& events_dir, const char* category, const char* name)
     {
         util::require_tracepoint(events_dir, category, name);
         bpf_link* link = bpf_program__attach_tracepoint(prog, category, name);
@@ -87,8 +89,7 @@ struct AlwaysOnProbes::Impl {
     }
 };
 
-AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, RecordHandler handler)
-    : impl_(std::make_unique<Impl>())
+AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, RecordHandler handler) : impl_(std::make_unique<Impl>())
 {
     util::require_bpf_capabilities();
     util::require_kernel_btf();

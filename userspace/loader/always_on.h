@@ -14,9 +14,9 @@ namespace memsight::loader {
 
 struct AlwaysOnOptions {
     uint32_t ringbuf_bytes = 1u << 20;
-    bool lifecycle = true;          // sched_process_exec / sched_process_exit
-    bool oom = true;                // oom:mark_victim
-    bool page_faults = true;        // sampled page faults (raw tracepoint page_fault_user, else perf events)
+    bool lifecycle = true;            // sched_process_exec / sched_process_exit
+    bool oom = true;                  // oom:mark_victim
+    bool page_faults = true;          // sampled page faults (raw tracepoint page_fault_user, else perf events)
     uint64_t fault_sample_period = 0; // 0 = kDefaultFaultSamplePeriod
 };
 

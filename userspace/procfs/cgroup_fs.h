@@ -32,14 +32,14 @@ std::map<std::string, uint64_t> parse_flat_keyed(std::string_view text);
 std::optional<uint64_t> parse_limit(std::string_view text);
 
 struct CgroupMemory {
-    uint64_t usage = 0;        // v1 memory.usage_in_bytes, v2 memory.current
-    std::optional<uint64_t> limit;  // v1 memory.limit_in_bytes, v2 memory.max; nullopt = unlimited
-    uint64_t working_set = 0;  // usage - inactive_file (cAdvisor's definition), floored at 0
-    uint64_t anon = 0;         // v1 total_rss (+ total_rss_huge is included in rss), v2 anon
-    uint64_t file = 0;         // v1 total_cache, v2 file; minus shmem (both count it), so the kinds are disjoint
-    uint64_t shmem = 0;        // v1 total_shmem, v2 shmem
-    uint64_t swap = 0;         // v1 total_swap, v2 memory.swap.current (0 when absent)
-    uint64_t peak = 0;         // v1 memory.max_usage_in_bytes, v2 memory.peak (0 when absent)
+    uint64_t usage = 0;            // v1 memory.usage_in_bytes, v2 memory.current
+    std::optional<uint64_t> limit; // v1 memory.limit_in_bytes, v2 memory.max; nullopt = unlimited
+    uint64_t working_set = 0;      // usage - inactive_file (cAdvisor's definition), floored at 0
+    uint64_t anon = 0;             // v1 total_rss (+ total_rss_huge is included in rss), v2 anon
+    uint64_t file = 0;             // v1 total_cache, v2 file; minus shmem (both count it), so the kinds are disjoint
+    uint64_t shmem = 0;            // v1 total_shmem, v2 shmem
+    uint64_t swap = 0;             // v1 total_swap, v2 memory.swap.current (0 when absent)
+    uint64_t peak = 0;             // v1 memory.max_usage_in_bytes, v2 memory.peak (0 when absent)
     std::optional<uint64_t> oom_kills;  // v1 memory.oom_control oom_kill, v2 memory.events oom_kill
     std::optional<uint64_t> oom_events; // v2 memory.events oom; v1 memory.failcnt is NOT this: nullopt
 };

@@ -12,16 +12,16 @@ namespace memsight::procfs {
 
 // From /proc/PID/status. All sizes in bytes (the file says kB). Fields a kernel does not print stay 0.
 struct ProcStatus {
-    std::string name;         // "Name:" (comm, may be truncated to 15 chars)
+    std::string name; // "Name:" (comm, may be truncated to 15 chars)
     pid_t tgid = 0;
     pid_t ppid = 0;
-    uint32_t uid = 0;         // real uid
-    uint64_t rss_anon = 0;    // RssAnon
-    uint64_t rss_file = 0;    // RssFile
-    uint64_t rss_shmem = 0;   // RssShmem
-    uint64_t vm_rss = 0;      // VmRSS
-    uint64_t vm_hwm = 0;      // VmHWM (peak RSS)
-    uint64_t vm_swap = 0;     // VmSwap
+    uint32_t uid = 0;           // real uid
+    uint64_t rss_anon = 0;      // RssAnon
+    uint64_t rss_file = 0;      // RssFile
+    uint64_t rss_shmem = 0;     // RssShmem
+    uint64_t vm_rss = 0;        // VmRSS
+    uint64_t vm_hwm = 0;        // VmHWM (peak RSS)
+    uint64_t vm_swap = 0;       // VmSwap
     bool kernel_thread = false; // no VmRSS line at all (kernel threads have no mm)
 };
 std::optional<ProcStatus> parse_status(std::string_view text);

@@ -19,8 +19,7 @@ char* debuginfo_path = nullptr;
 
 // Opens a module through /proc/PID/root, so that a process in another mount namespace (a container whose
 // libc path the host does not have) is symbolized from its own files. The module's userdata holds the pid.
-int find_elf_in_root(Dwfl_Module* mod, void** userdata, const char* name, Dwarf_Addr base, char** file_name,
-                     Elf** elfp)
+int find_elf_in_root(Dwfl_Module* mod, void** userdata, const char* name, Dwarf_Addr base, char** file_name, Elf** elfp)
 {
     const auto* pid = static_cast<const pid_t*>(*userdata);
     if (pid && name && name[0] == '/') {

@@ -11,9 +11,9 @@
 namespace memsight::symbolize {
 
 struct Frame {
-    std::string function; // demangled; empty when unknown
-    std::string module;   // file name of the mapping ("" when the address is not mapped)
-    uint64_t offset = 0;  // from the function start, or from the module base when function is empty
+    std::string function;       // demangled; empty when unknown
+    std::string module;         // file name of the mapping ("" when the address is not mapped)
+    uint64_t offset = 0;        // from the function start, or from the module base when function is empty
     uint64_t address = 0;       // the address looked up
     uint64_t module_offset = 0; // address - module load base (0 when not mapped)
     std::string to_string() const;

@@ -31,11 +31,14 @@ uint64_t effective_caps()
     return 0;
 }
 
-bool has(uint64_t caps, int cap) { return (caps >> cap) & 1u; }
+bool has(uint64_t caps, int cap)
+{
+    return (caps >> cap) & 1u;
+}
 
 bool is_dir(const std::string& p)
 {
-    struct stat st{};
+    struct stat st {};
     return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -54,7 +57,7 @@ void require_bpf_capabilities()
 
 void require_kernel_btf()
 {
-    struct stat st{};
+    struct stat st {};
     if (::stat("/sys/kernel/btf/vmlinux", &st) != 0)
         throw UserError("kernel BTF not found at /sys/kernel/btf/vmlinux: memsight needs a kernel built with "
                         "CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later)");
@@ -83,7 +86,7 @@ void require_tracepoint(const std::string& events_dir, const std::string& catego
 
 std::string kernel_release()
 {
-    struct utsname u{};
+    struct utsname u {};
     if (::uname(&u) != 0)
         return "unknown";
     return u.release;
