@@ -66,6 +66,16 @@ class DeepLeaks(unittest.TestCase):
                 self.assertEqual(by_site.get(site, 0), expected, f"{site}: report {by_site.get(site)}")
         self.assertEqual(r.report["counters"]["lost_outstanding_map_full"], 0)
 
+    def test_address_returned_again_without_a_seen_free_is_an_implicit_free(self):
+        # jemalloc's dallocx() frees without any probed function; the next malloc returns the same address.
+        rounds = 200
+        r = Traced([e2e.scenario("implicit_free"), str(rounds)]).run()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.report["targets"][0]["allocator"], "jemalloc")
+        self.assertGreaterEqual(r.report["counters"]["implicit_frees"], rounds - 1)
+        self.assertEqual(live(r.sites("keep_block")), 1000)
+        self.assertEqual(live(r.sites("alloc_block")), 0)
+
 
 if __name__ == "__main__":
     e2e.main()
