@@ -118,8 +118,8 @@ int run_faults(const FaultsArgs& a)
 
     const uint64_t period = probes.fault_sample_period();
     if (a.format == "text")
-        std::printf("# one sample every %llu page faults per CPU; %llu samples lost (stack map)\n",
-                    static_cast<unsigned long long>(period),
+        std::printf("# one sample every %llu page faults per CPU (%s); %llu samples lost (stack map)\n",
+                    static_cast<unsigned long long>(period), probes.fault_source().c_str(),
                     static_cast<unsigned long long>(counters[MEMSIGHT_CNT_LOST_STACK_MAP]));
     for (const auto& [total, pid] : order) {
         const auto sites = symbolize_process(static_cast<pid_t>(pid), by_pid[pid]);

@@ -249,25 +249,6 @@ bool AllocProbes::attach(pid_t pid, const std::string& binary, const std::string
     return !exit || attach_one(exit, true);
 }
 
-size_t AllocProbes::attached_links() const
-{
-    return impl_->links.size();
-}
-
-void AllocProbes::detach(pid_t pid)
-{
-    std::vector<LinkPtr> links;
-    for (auto it = impl_->links.begin(); it != impl_->links.end();) {
-        if (std::get<0>(it->first) == pid) {
-            links.push_back(std::move(it->second));
-            it = impl_->links.erase(it);
-        } else {
-            ++it;
-        }
-    }
-    destroy_concurrently(std::move(links));
-}
-
 int AllocProbes::poll(int timeout_ms)
 {
     const int n = ring_buffer__poll(impl_->ring.get(), timeout_ms);

@@ -49,9 +49,6 @@ public:
     // fills `error` when the symbol is not one memsight probes or the kernel refused.
     bool attach(pid_t pid, const std::string& binary, const std::string& symbol, uint64_t file_offset,
                 std::string& error);
-    size_t attached_links() const;
-    // Detaches every probe of `pid` (its uprobes are gone with it when it exits; this frees the links).
-    void detach(pid_t pid);
 
     static bool is_probed_symbol(const std::string& symbol);
 
