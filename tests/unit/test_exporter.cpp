@@ -145,6 +145,7 @@ TEST(PrometheusRender, FamiliesOfAFullSnapshotInOrder)
         "memsight_process_peak_resident_bytes",
         "memsight_process_page_faults_total",
         "memsight_process_resident_growth_bytes_per_second",
+        "memsight_process_leak_suspicion",
         "memsight_container_memory_usage_bytes",
         "memsight_container_memory_limit_bytes",
         "memsight_container_memory_working_set_bytes",
@@ -153,6 +154,8 @@ TEST(PrometheusRender, FamiliesOfAFullSnapshotInOrder)
         "memsight_container_memory_peak_bytes",
         "memsight_container_oom_kills_total",
         "memsight_container_processes",
+        "memsight_container_growth_bytes_per_second",
+        "memsight_container_leak_suspicion",
         "memsight_oom_kills_total",
         "memsight_oom_victim_resident_bytes",
         "memsight_process_exits_total",
@@ -206,8 +209,8 @@ TEST(PrometheusRender, ProcessFamilies)
                   "memsight_process_page_faults_total{" +
                   kProcLabels + ",kind=\"major\"} 3\n");
     EXPECT_EQ(block(text, "memsight_process_resident_growth_bytes_per_second"),
-              "# HELP memsight_process_resident_growth_bytes_per_second Change of the process's resident memory over "
-              "the growth window.\n"
+              "# HELP memsight_process_resident_growth_bytes_per_second Theil-Sen trend of the process's resident "
+              "memory over the growth window.\n"
               "# TYPE memsight_process_resident_growth_bytes_per_second gauge\n"
               "memsight_process_resident_growth_bytes_per_second{" +
                   kProcLabels + "} 12.5\n");

@@ -8,7 +8,7 @@
 namespace memsight::agent {
 
 Agent::Agent(const config::Config& cfg)
-    : cfg_(cfg), table_(cfg.growth_window), cgroups_(procfs::CgroupFs::detect()),
+    : cfg_(cfg), table_(cfg.growth_window), cgroups_(procfs::CgroupFs::detect()), container_trends_(cfg.growth_window),
       exits_(cfg.exit_peaks_top, cfg.exit_peaks_window), oom_stats_(cfg.max_oom_series),
       oom_tracker_([this](const analysis::OomKill& k) {
           oom_stats_.add(k);
@@ -43,8 +43,10 @@ void Agent::scan_once()
     const auto start = analysis::Clock::now();
     scanner_.scan(table_);
     std::vector<analysis::ContainerView> containers;
-    if (cgroups_.fs())
+    if (cgroups_.fs()) {
         containers = analysis::read_containers(table_.snapshot(), *cgroups_.fs());
+        container_trends_.update(containers, analysis::Clock::now());
+    }
     // The agent does not consume the fault profile yet (`memsight faults` does); drain it so the
     // in-kernel maps keep room and the counters stay meaningful.
     probes_->drain_faults();

@@ -38,6 +38,7 @@ private:
     analysis::ProcessTable table_;
     analysis::ProcScanner scanner_;
     analysis::CgroupResolver cgroups_;
+    analysis::ContainerTrends container_trends_; // scan thread only
     analysis::ExitPeaks exits_;
     analysis::OomStats oom_stats_;
     analysis::OomTracker oom_tracker_;

@@ -1,5 +1,9 @@
 #include "analysis/containers.h"
 
+#include "analysis/growth.h"
+
+#include <set>
+
 namespace memsight::analysis {
 
 std::vector<ContainerView> read_containers(const std::vector<ProcessView>& processes, const procfs::CgroupFs& fs)
@@ -42,6 +46,31 @@ std::optional<std::string> CgroupResolver::path(uint64_t id, Clock::time_point n
         misses_[id] = now;
     }
     return p;
+}
+
+void ContainerTrends::update(std::vector<ContainerView>& containers, Clock::time_point now)
+{
+    std::set<std::string> live;
+    for (auto& c : containers) {
+        const std::string& id = c.identity.container_id;
+        live.insert(id);
+        auto& h = history_[id];
+        h.emplace_back(now, c.memory.working_set);
+        while (h.size() > 2 && now - h[1].first >= window_)
+            h.pop_front();
+        std::vector<Point> points;
+        for (const auto& [t, bytes] : h)
+            points.push_back({std::chrono::duration<double>(t - h.front().first).count(), static_cast<double>(bytes)});
+        std::optional<double> limit;
+        if (c.memory.limit)
+            limit = static_cast<double>(*c.memory.limit);
+        const Assessment a = assess_growth(points, limit);
+        c.growth_bytes_per_second = a.growth_bytes_per_second;
+        c.leak_suspicion = a.suspicion;
+        c.suspicion_reasons = a.reasons;
+        c.seconds_to_limit = a.seconds_to_limit;
+    }
+    std::erase_if(history_, [&](const auto& kv) { return !live.contains(kv.first); });
 }
 
 } // namespace memsight::analysis

@@ -3,6 +3,7 @@
 #include "analysis/process_table.h"
 #include "procfs/cgroup_fs.h"
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -16,6 +17,24 @@ struct ContainerView {
     procfs::ContainerIdentity identity;
     procfs::CgroupMemory memory;
     size_t processes = 0;
+    // From ContainerTrends (working set over the growth window).
+    double growth_bytes_per_second = 0;
+    double leak_suspicion = 0;
+    std::vector<std::string> suspicion_reasons;
+    std::optional<double> seconds_to_limit;
+};
+
+// Working-set history per container over the growth window, for the growth trend and leak suspicion.
+// Containers that are gone are forgotten at the next update. Used by one thread.
+class ContainerTrends {
+public:
+    explicit ContainerTrends(Clock::duration window) : window_(window) {}
+    // Records this reading of every container and fills in their growth fields.
+    void update(std::vector<ContainerView>& containers, Clock::time_point now);
+
+private:
+    Clock::duration window_;
+    std::map<std::string, std::deque<std::pair<Clock::time_point, uint64_t>>> history_;
 };
 
 // Groups processes by container id and reads each container's cgroup. Containers whose cgroup cannot be

@@ -1,5 +1,7 @@
 #include "analysis/process_table.h"
 
+#include "analysis/growth.h"
+
 #include <algorithm>
 #include <set>
 
@@ -19,9 +21,14 @@ bool ProcessTable::update(const ProcessSample& s, Clock::time_point now)
     e.history.emplace_back(now, s.rss());
     while (e.history.size() > 2 && now - e.history[1].first >= window_)
         e.history.pop_front();
-    const auto& [t0, rss0] = e.history.front();
-    const double span = std::chrono::duration<double>(now - t0).count();
-    e.view.growth_bytes_per_second = span > 0 ? (static_cast<double>(s.rss()) - static_cast<double>(rss0)) / span : 0.0;
+    std::vector<Point> points;
+    points.reserve(e.history.size());
+    for (const auto& [t, rss] : e.history)
+        points.push_back({std::chrono::duration<double>(t - e.history.front().first).count(), static_cast<double>(rss)});
+    const Assessment a = assess_growth(points, std::nullopt);
+    e.view.growth_bytes_per_second = a.growth_bytes_per_second;
+    e.view.leak_suspicion = a.suspicion;
+    e.view.suspicion_reasons = a.reasons;
 
     if (++e.scans_since_cgroup >= kCgroupRefreshScans)
         e.cgroup_dirty = true;

@@ -34,7 +34,10 @@ std::string human(double bytes)
 
 void print_table(std::vector<analysis::ProcessView> procs, const TopArgs& a, size_t total)
 {
-    if (a.sort == "growth") {
+    if (a.sort == "suspicion") {
+        std::sort(procs.begin(), procs.end(),
+                  [](const auto& x, const auto& y) { return x.leak_suspicion > y.leak_suspicion; });
+    } else if (a.sort == "growth") {
         std::sort(procs.begin(), procs.end(),
                   [](const auto& x, const auto& y) { return x.growth_bytes_per_second > y.growth_bytes_per_second; });
     } else {
@@ -42,25 +45,26 @@ void print_table(std::vector<analysis::ProcessView> procs, const TopArgs& a, siz
                   [](const auto& x, const auto& y) { return x.sample.rss() > y.sample.rss(); });
     }
     std::printf("memsight top: %zu processes, sorted by %s\n", total, a.sort.c_str());
-    std::printf("%8s %-16s %-12s %9s %9s %9s %9s %9s %9s %10s\n", "PID", "COMM", "CONTAINER", "RSS", "ANON", "FILE",
-                "SHMEM", "SWAP", "PEAK", "GROWTH/s");
+    std::printf("%8s %-16s %-12s %9s %9s %9s %9s %9s %9s %10s %5s\n", "PID", "COMM", "CONTAINER", "RSS", "ANON", "FILE",
+                "SHMEM", "SWAP", "PEAK", "GROWTH/s", "LEAK?");
     for (size_t i = 0; i < std::min(a.rows, procs.size()); ++i) {
         const auto& p = procs[i];
         const auto& s = p.sample;
         const std::string container = p.identity.container_id.substr(0, 12);
-        std::printf("%8d %-16s %-12s %9s %9s %9s %9s %9s %9s %10s\n", s.pid, s.comm.c_str(),
+        std::printf("%8d %-16s %-12s %9s %9s %9s %9s %9s %9s %10s %5.2f\n", s.pid, s.comm.c_str(),
                     container.empty() ? "-" : container.c_str(), human(static_cast<double>(s.rss())).c_str(),
                     human(static_cast<double>(s.rss_anon)).c_str(), human(static_cast<double>(s.rss_file)).c_str(),
                     human(static_cast<double>(s.rss_shmem)).c_str(), human(static_cast<double>(s.swap)).c_str(),
-                    human(static_cast<double>(s.peak_rss)).c_str(), human(p.growth_bytes_per_second).c_str());
+                    human(static_cast<double>(s.peak_rss)).c_str(), human(p.growth_bytes_per_second).c_str(),
+                    p.leak_suspicion);
     }
     std::fflush(stdout);
 }
 
 int run_top(const TopArgs& a)
 {
-    if (a.sort != "rss" && a.sort != "growth")
-        throw UserError("--sort must be rss or growth, got '" + a.sort + "'");
+    if (a.sort != "rss" && a.sort != "growth" && a.sort != "suspicion")
+        throw UserError("--sort must be rss, growth or suspicion, got '" + a.sort + "'");
     const auto interval = duration_arg(a.interval, "--interval");
     const auto& stop = stop_flag();
     // Growth is measured over the last minute of readings.
@@ -94,7 +98,7 @@ void add_top_command(CLI::App& app, Runner& run)
     cmd->add_flag("--once", args->once, "Print one snapshot (two readings one interval apart) and exit");
     cmd->add_option("--interval", args->interval, "Refresh period (default 2s)");
     cmd->add_option("-n,--rows", args->rows, "Rows to show (default 20)");
-    cmd->add_option("--sort", args->sort, "rss or growth (default rss)");
+    cmd->add_option("--sort", args->sort, "rss, growth or suspicion (default rss)");
     cmd->callback([&run, args] { run = [args] { return run_top(*args); }; });
 }
 

@@ -79,7 +79,7 @@ void render_processes(const analysis::AgentSnapshot& s, std::vector<MetricFamily
                 MetricType::Gauge);
     Family faults("memsight_process_page_faults_total", "Page faults of the process by kind.", MetricType::Counter);
     Family growth("memsight_process_resident_growth_bytes_per_second",
-                  "Change of the process's resident memory over the growth window.", MetricType::Gauge);
+                  "Theil-Sen trend of the process's resident memory over the growth window.", MetricType::Gauge);
     for (const auto& p : s.processes) {
         const auto& m = p.sample;
         const Labels l = process_labels(m.pid, m.comm, p.identity);
@@ -92,7 +92,12 @@ void render_processes(const analysis::AgentSnapshot& s, std::vector<MetricFamily
         faults.add(with(l, "kind", "major"), d(m.majflt));
         growth.add(l, p.growth_bytes_per_second);
     }
-    for (Family* f : {&rss, &swap, &peak, &faults, &growth})
+    Family suspicion("memsight_process_leak_suspicion",
+                     "Leak suspicion of the process from its RSS trend, 0 (none) to 1 (see docs/leak-detection.md).",
+                     MetricType::Gauge);
+    for (const auto& p : s.processes)
+        suspicion.add(process_labels(p.sample.pid, p.sample.comm, p.identity), p.leak_suspicion);
+    for (Family* f : {&rss, &swap, &peak, &faults, &growth, &suspicion})
         f->into(out);
 }
 
@@ -110,6 +115,13 @@ void render_containers(const analysis::AgentSnapshot& s, std::vector<MetricFamil
     Family ooms("memsight_container_oom_kills_total", "OOM kills counted by the container's cgroup.",
                 MetricType::Counter);
     Family procs("memsight_container_processes", "Live processes of the container.", MetricType::Gauge);
+    Family cgrowth("memsight_container_growth_bytes_per_second",
+                   "Theil-Sen trend of the container's working set over the growth window.", MetricType::Gauge);
+    Family csusp("memsight_container_leak_suspicion",
+                 "Leak suspicion of the container from its working-set trend, 0 to 1.", MetricType::Gauge);
+    Family ctl("memsight_container_seconds_to_limit",
+               "Projected time until the working set reaches the memory limit at the current trend.",
+               MetricType::Gauge);
     for (const auto& c : s.containers) {
         const Labels l{
             {"container_id", c.identity.container_id}, {"pod_uid", c.identity.pod_uid}, {"cgroup", c.cgroup}};
@@ -127,8 +139,12 @@ void render_containers(const analysis::AgentSnapshot& s, std::vector<MetricFamil
         if (m.oom_kills)
             ooms.add(l, d(*m.oom_kills));
         procs.add(l, d(c.processes));
+        cgrowth.add(l, c.growth_bytes_per_second);
+        csusp.add(l, c.leak_suspicion);
+        if (c.seconds_to_limit)
+            ctl.add(l, *c.seconds_to_limit);
     }
-    for (Family* f : {&usage, &limit, &ws, &rss, &swap, &peak, &ooms, &procs})
+    for (Family* f : {&usage, &limit, &ws, &rss, &swap, &peak, &ooms, &procs, &cgrowth, &csusp, &ctl})
         f->into(out);
 }
 
