@@ -61,18 +61,23 @@ void Agent::scan_once()
         deep_live = deep_->counters();
         ended = deep_->finished();
     }
-    std::lock_guard lock(mu_);
-    containers_ = std::move(containers);
-    scan_seconds_ = secs;
-    heap_sites_ = std::move(heap);
-    deep_counters_live_ = deep_live;
-    deep_running_ = deep_ && !ended;
+    {
+        std::lock_guard lock(mu_);
+        containers_ = std::move(containers);
+        scan_seconds_ = secs;
+        heap_sites_ = std::move(heap);
+        deep_counters_live_ = deep_live;
+        deep_running_ = deep_ && !ended;
+        if (ended) {
+            for (size_t i = 0; i < deep_counters_.size(); ++i)
+                deep_counters_[i] += deep_live[i];
+            deep_counters_live_ = {};
+            heap_sites_.clear();
+        }
+    }
     if (ended) {
+        // Detaching the uprobes takes a while: not under the lock that scrapes need.
         spdlog::info("deep tier: session ended (time limit or every process exited)");
-        for (size_t i = 0; i < deep_counters_.size(); ++i)
-            deep_counters_[i] += deep_live[i];
-        deep_counters_live_ = {};
-        heap_sites_.clear();
         deep_.reset();
     }
 }
