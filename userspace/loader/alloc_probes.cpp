@@ -1,5 +1,6 @@
 #include "loader/alloc_probes.h"
 
+#include "loader/libbpf_owners.h"
 #include "util/error.h"
 #include "util/privileges.h"
 
@@ -23,13 +24,6 @@ namespace {
 struct SkelDeleter {
     void operator()(alloc* s) const { alloc__destroy(s); }
 };
-struct LinkDeleter {
-    void operator()(bpf_link* l) const { bpf_link__destroy(l); }
-};
-struct RingDeleter {
-    void operator()(ring_buffer* r) const { ring_buffer__free(r); }
-};
-using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
 
 // The functions memsight probes and the kind of probe each gets.
 enum class Hook {
@@ -151,7 +145,7 @@ std::vector<uint32_t> make_log_table()
 
 struct AllocProbes::Impl {
     std::unique_ptr<alloc, SkelDeleter> skel;
-    std::unique_ptr<ring_buffer, RingDeleter> ring;
+    RingPtr ring;
     // (pid, binary, offset, retprobe) -> link; one probe per function and process.
     std::map<std::tuple<pid_t, std::string, uint64_t, bool>, LinkPtr> links;
     MapEventHandler on_map;
@@ -257,16 +251,7 @@ int AllocProbes::poll(int timeout_ms)
 
 AllocCounters AllocProbes::counters() const
 {
-    AllocCounters total{};
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));
-    const int fd = bpf_map__fd(impl_->skel->maps.counters);
-    for (uint32_t i = 0; i < MEMSIGHT_ACNT__MAX; ++i) {
-        if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0)
-            continue;
-        for (uint64_t v : per_cpu)
-            total[i] += v;
-    }
-    return total;
+    return sum_percpu_counters<MEMSIGHT_ACNT__MAX>(impl_->skel->maps.counters);
 }
 
 namespace {

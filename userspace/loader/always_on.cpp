@@ -1,5 +1,6 @@
 #include "loader/always_on.h"
 
+#include "loader/libbpf_owners.h"
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/privileges.h"
@@ -24,13 +25,6 @@ namespace {
 struct SkelDeleter {
     void operator()(always_on* s) const { always_on__destroy(s); }
 };
-struct LinkDeleter {
-    void operator()(bpf_link* l) const { bpf_link__destroy(l); }
-};
-struct RingDeleter {
-    void operator()(ring_buffer* r) const { ring_buffer__free(r); }
-};
-using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
 
 int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args)
 {
@@ -68,7 +62,7 @@ struct AlwaysOnProbes::Impl {
     std::unique_ptr<always_on, SkelDeleter> skel;
     std::vector<LinkPtr> links;
     std::vector<util::UniqueFd> perf_fds;
-    std::unique_ptr<ring_buffer, RingDeleter> ring;
+    RingPtr ring;
     RecordHandler handler;
 
     static int on_record(void* ctx, void* data, size_t size)
@@ -186,17 +180,7 @@ int AlwaysOnProbes::poll(int timeout_ms)
 
 Counters AlwaysOnProbes::counters() const
 {
-    Counters total{};
-    const int ncpu = libbpf_num_possible_cpus();
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
-    const int fd = bpf_map__fd(impl_->skel->maps.counters);
-    for (uint32_t i = 0; i < MEMSIGHT_CNT__MAX; ++i) {
-        if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0)
-            continue;
-        for (uint64_t v : per_cpu)
-            total[i] += v;
-    }
-    return total;
+    return sum_percpu_counters<MEMSIGHT_CNT__MAX>(impl_->skel->maps.counters);
 }
 
 std::vector<FaultStack> AlwaysOnProbes::drain_faults()
