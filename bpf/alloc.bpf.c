@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Deep tier: uprobes on one process's allocator. Per (tgid, stack) weighted aggregates and the outstanding
  * allocations live here; mmap-family calls made outside the allocator go to userspace through a ring buffer.
- * Byte sampling: Poisson with mean interval `sample_bytes` (1 = every allocation), per-thread countdown. */
+ * Byte sampling: Poisson with mean interval `sample_bytes` (1 = every allocation), per-thread countdown.
+ *
+ * Every probe hit runs on the traced program's own thread, so the hot path is kept to: one task-storage
+ * access per probe, and per recorded allocation a frame-pointer walk, one site lookup and one outstanding
+ * insert; a free is one outstanding lookup, an array update and a delete (docs/performance.md). */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -17,6 +21,7 @@ const volatile __u64 page_size = 4096;
 
 #define MAP_ANONYMOUS 0x20
 #define MAP_FAILED ((__u64)-1)
+#define EEXIST 17
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -25,33 +30,38 @@ struct {
     __type(value, struct memsight_alloc_info);
 } outstanding SEC(".maps");
 
+/* (tgid, stack hash) -> frames and slot; the counters are in site_stats[slot]. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
+    __uint(max_entries, MEMSIGHT_MAX_SITES);
     __type(key, struct memsight_site_key);
-    __type(value, struct memsight_site_stats);
+    __type(value, struct memsight_site);
 } sites SEC(".maps");
 
 struct {
-    __uint(type, BPF_MAP_TYPE_STACK_TRACE);
-    __uint(max_entries, 16384);
-    __uint(key_size, sizeof(__u32));
-    __uint(value_size, MEMSIGHT_ALLOC_STACK_DEPTH * sizeof(__u64));
-} stacks SEC(".maps");
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, MEMSIGHT_MAX_SITES);
+    __type(key, __u32);
+    __type(value, struct memsight_site_stats);
+} site_stats SEC(".maps");
 
-/* Per thread: allocator call depth (only the outermost call records), the sampling countdown, and the
- * outermost call's entry state for its return probe. One lookup per probe hit; the entry is keyed by
- * (thread, function) through `entry.func`, so a nested call never clobbers the outer one. */
+__u32 next_slot = 0;
+
+/* Per thread (task-local storage: no hashing, freed with the thread): allocator call depth (only the
+ * outermost call records), the sampling countdown (0 = not drawn yet), the outermost call's entry state for
+ * its return probe, and the buffer the stack walk fills (task-local, so a preempted probe cannot share it).
+ * The entry is keyed by (thread, function) through `func`, so a nested call never clobbers the outer one. */
 struct thread_state {
     __u32 depth;
     __u32 func;
     __s64 countdown;
     struct memsight_alloc_entry entry;
+    struct memsight_site site;
 };
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u32);
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
     __type(value, struct thread_state);
 } threads SEC(".maps");
 
@@ -99,14 +109,10 @@ static __always_inline void count(__u32 idx)
         (*v)++;
 }
 
-static __always_inline struct thread_state *thread(__u32 tid)
+static __always_inline struct thread_state *thread(bool create)
 {
-    struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
-    if (st)
-        return st;
-    struct thread_state init = {.countdown = -1}; /* -1: draw on first use */
-    bpf_map_update_elem(&threads, &tid, &init, BPF_NOEXIST);
-    return bpf_map_lookup_elem(&threads, &tid);
+    return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+                                create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
 /* Next exponential gap with mean sample_bytes (see memsight/sampling.h). */
@@ -127,7 +133,7 @@ static __always_inline bool take_sample(struct thread_state *st, __u64 size)
 {
     if (sample_bytes <= 1)
         return true;
-    if (st->countdown < 0)
+    if (st->countdown == 0) /* a new thread; draw_gap() is never 0 */
         st->countdown = draw_gap();
     st->countdown -= (__s64)size;
     if (st->countdown > 0)
@@ -158,20 +164,11 @@ static __always_inline void weights(__u64 size, __u64 *w_bytes, __u64 *w_count_q
     *w_count_q10 = *w_bytes * 1024 / size;
 }
 
-static __always_inline void site_add(__u32 tgid, __s32 stack_id, __u64 bytes, __u64 count_q10, bool freeing)
+static __always_inline void site_add(__u32 slot, __u64 bytes, __u64 count_q10, bool freeing)
 {
-    struct memsight_site_key key = {.tgid = tgid, .stack_id = stack_id};
-    struct memsight_site_stats *s = bpf_map_lookup_elem(&sites, &key);
-    if (!s) {
-        struct memsight_site_stats zero = {};
-        if (bpf_map_update_elem(&sites, &key, &zero, BPF_NOEXIST) != 0 && !bpf_map_lookup_elem(&sites, &key)) {
-            count(MEMSIGHT_ACNT_LOST_SITES_FULL);
-            return;
-        }
-        s = bpf_map_lookup_elem(&sites, &key);
-        if (!s)
-            return;
-    }
+    struct memsight_site_stats *s = bpf_map_lookup_elem(&site_stats, &slot);
+    if (!s)
+        return;
     if (freeing) {
         __sync_fetch_and_add(&s->free_bytes, bytes);
         __sync_fetch_and_add(&s->free_count_q10, count_q10);
@@ -188,38 +185,99 @@ static __always_inline void release(__u32 tgid, __u64 addr)
     struct memsight_alloc_info *info = bpf_map_lookup_elem(&outstanding, &key);
     if (!info)
         return; /* never sampled: one lookup, done */
-    site_add(tgid, info->stack_id, info->w_bytes, info->w_count_q10, true);
+    site_add(info->slot, info->w_bytes, info->w_count_q10, true);
     bpf_map_delete_elem(&outstanding, &key);
     count(MEMSIGHT_ACNT_FREES_MATCHED);
 }
 
-static __always_inline void record(__u32 tgid, __u64 addr, __u64 size, __s32 stack_id)
+static __always_inline void record(__u32 tgid, __u64 addr, __u64 size, __s64 slot)
 {
+    if (slot < 0)
+        return; /* no site (counted): not counted anywhere, so live bytes stay consistent */
     struct memsight_alloc_key key = {.tgid = tgid, .addr = addr};
-    if (bpf_map_lookup_elem(&outstanding, &key)) {
+    struct memsight_alloc_info info = {.size = size, .ts_ns = bpf_ktime_get_ns(), .slot = (__u32)slot};
+    weights(size, &info.w_bytes, &info.w_count_q10);
+    long err = bpf_map_update_elem(&outstanding, &key, &info, BPF_NOEXIST);
+    if (err == -EEXIST) {
         /* Returned again without a free we saw: it was freed by a path we do not probe. */
         count(MEMSIGHT_ACNT_IMPLICIT_FREES);
         release(tgid, addr);
+        err = bpf_map_update_elem(&outstanding, &key, &info, BPF_NOEXIST);
     }
-    struct memsight_alloc_info info = {.size = size, .ts_ns = bpf_ktime_get_ns(), .stack_id = stack_id};
-    weights(size, &info.w_bytes, &info.w_count_q10);
-    if (bpf_map_update_elem(&outstanding, &key, &info, BPF_NOEXIST) != 0) {
+    if (err != 0) {
         count(MEMSIGHT_ACNT_LOST_OUTSTANDING_FULL);
-        return; /* not counted in the site either, so live bytes stay consistent */
+        return; /* not counted in the site either */
     }
     count(MEMSIGHT_ACNT_SAMPLED);
-    site_add(tgid, stack_id, info.w_bytes, info.w_count_q10, false);
+    site_add((__u32)slot, info.w_bytes, info.w_count_q10, false);
 }
 
-/* The call site's stack, taken in the return probe: at function entry the callee has not pushed its frame
- * pointer yet, so a frame-pointer walk there skips the immediate caller; after the return the chain is
- * complete, and a caller that keeps no frame pointer itself (libstdc++'s operator new) is probed on its own. */
-static __always_inline __s32 site_stack(void *ctx)
+/* The call site's user stack by frame pointers, taken in the return probe: at function entry the callee has
+ * not pushed its frame pointer yet, so a walk there skips the immediate caller; after the return the chain is
+ * complete, and a caller that keeps no frame pointer itself (libstdc++'s operator new) is probed on its own.
+ * Only the outermost allocator call records, so no return address above it is a uretprobe trampoline.
+ *
+ * The walk stops at a frame pointer that does not move up the stack by a sane amount: code built without
+ * frame pointers (glibc's __libc_start_call_main, for one) leaves an arbitrary value in rbp, and following it
+ * costs a fault and an exception-table search per stack — half the cost of bpf_get_stackid(), which reads on
+ * until a read fails. Returns the frames' 64-bit hash, never 0. */
+#define MAX_FRAME_BYTES (16ULL << 20)
+static __always_inline __u64 walk_stack(struct pt_regs *ctx, struct memsight_site *out)
 {
-    __s32 id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-    if (id < 0)
-        count(MEMSIGHT_ACNT_LOST_STACK);
-    return id;
+    __u64 fp = PT_REGS_FP(ctx);
+    __u64 h = 0x9e3779b97f4a7c15ULL;
+    __u32 n = 1;
+    out->ips[0] = PT_REGS_IP(ctx);
+    h = (h ^ out->ips[0]) * 0xff51afd7ed558ccdULL;
+    for (int i = 1; i < MEMSIGHT_ALLOC_STACK_DEPTH; i++) {
+        __u64 frame[2]; /* saved frame pointer, return address */
+        if (!fp || (fp & 7) || bpf_probe_read_user(frame, sizeof(frame), (void *)fp) != 0 || !frame[1])
+            break;
+        out->ips[i] = frame[1];
+        h = (h ^ frame[1]) * 0xff51afd7ed558ccdULL;
+        n = i + 1;
+        if (frame[0] <= fp || frame[0] - fp > MAX_FRAME_BYTES)
+            break;
+        fp = frame[0];
+    }
+    out->nr = n;
+    h ^= h >> 32;
+    return h ? h : 1;
+}
+
+/* The slot of this call's site in site_stats, creating the site on first sight; -1 when the site tables are
+ * full (counted). `stack` gets the site key's stack hash (0 when none). */
+static __always_inline __s64 site_slot(struct pt_regs *ctx, struct thread_state *st, __u32 tgid, __u64 *stack)
+{
+    *stack = 0;
+    struct memsight_site_key key = {.tgid = tgid, .stack = walk_stack(ctx, &st->site)};
+    struct memsight_site *site = bpf_map_lookup_elem(&sites, &key);
+    if (!site) {
+        __u32 slot = __sync_fetch_and_add(&next_slot, 1);
+        if (slot >= MEMSIGHT_MAX_SITES) {
+            count(MEMSIGHT_ACNT_LOST_SITES_FULL);
+            return -1;
+        }
+        st->site.slot = slot;
+        if (bpf_map_update_elem(&sites, &key, &st->site, BPF_NOEXIST) != 0) {
+            site = bpf_map_lookup_elem(&sites, &key); /* another thread created it first */
+            if (!site) {
+                count(MEMSIGHT_ACNT_LOST_SITES_FULL);
+                return -1;
+            }
+        } else {
+            *stack = key.stack;
+            return slot;
+        }
+    }
+    *stack = key.stack;
+    return site->slot;
+}
+
+static __always_inline void record_here(struct pt_regs *ctx, struct thread_state *st, __u32 tgid, __u64 addr)
+{
+    __u64 stack;
+    record(tgid, addr, st->entry.size, site_slot(ctx, st, tgid, &stack));
 }
 
 /* Entry of an allocation function. The sampling decision uses the requested size; invalid calls are followed
@@ -227,8 +285,7 @@ static __always_inline __s32 site_stack(void *ctx)
 static __always_inline void enter(__u32 func, __u64 size, __u64 old_ptr, __u64 old_size, bool invalid,
                                   bool force_sample)
 {
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct thread_state *st = thread(tid);
+    struct thread_state *st = thread(true);
     if (!st) {
         count(MEMSIGHT_ACNT_LOST_ENTRY_FULL);
         return;
@@ -247,32 +304,30 @@ static __always_inline void enter(__u32 func, __u64 size, __u64 old_ptr, __u64 o
         st->entry.flags = MEMSIGHT_ENTRY_F_SAMPLED;
 }
 
-/* Return of an allocation function: pops the depth and hands out the entry if this was the outer call. */
-static __always_inline bool leave(__u32 func, struct memsight_alloc_entry *out)
+/* Return of an allocation function: pops the depth; the thread's state when this was the outer call (its
+ * `entry` stays valid until the thread's next allocator call), else NULL. */
+static __always_inline struct thread_state *leave(__u32 func)
 {
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+    struct thread_state *st = thread(false);
     if (!st || st->depth == 0)
-        return false;
+        return NULL;
     if (--st->depth != 0 || st->func != func)
-        return false;
-    *out = st->entry;
+        return NULL;
     st->func = 0;
-    return true;
+    return st;
 }
 
-static __always_inline void finish_alloc(void *ctx, __u32 func, __u64 ret)
+static __always_inline void finish_alloc(struct pt_regs *ctx, __u32 func, __u64 ret)
 {
-    struct memsight_alloc_entry e;
-    if (!leave(func, &e))
+    struct thread_state *st = leave(func);
+    if (!st)
         return;
-    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
     if (!ret) {
         count(MEMSIGHT_ACNT_FAILED_ALLOCS);
         return;
     }
-    if (e.flags & MEMSIGHT_ENTRY_F_SAMPLED)
-        record(tgid, ret, e.size, site_stack(ctx));
+    if (st->entry.flags & MEMSIGHT_ENTRY_F_SAMPLED)
+        record_here(ctx, st, bpf_get_current_pid_tgid() >> 32, ret);
 }
 
 /* ---- malloc-like: (size) ---- */
@@ -334,27 +389,28 @@ int BPF_KRETPROBE(calloc_exit, __u64 ret) { finish_alloc(ctx, MEMSIGHT_FN_CALLOC
 
 /* ---- realloc(p, n): frees p only when it succeeds; realloc(p, 0) frees p and returns NULL (glibc);
  * realloc(NULL, n) is malloc(n). ---- */
-static __always_inline void finish_realloc(void *ctx, __u32 func, __u64 ret)
+static __always_inline void finish_realloc(struct pt_regs *ctx, __u32 func, __u64 ret)
 {
-    struct memsight_alloc_entry e;
-    if (!leave(func, &e))
+    struct thread_state *st = leave(func);
+    if (!st)
         return;
+    const struct memsight_alloc_entry *e = &st->entry;
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-    if (e.flags & MEMSIGHT_ENTRY_F_INVALID) {
+    if (e->flags & MEMSIGHT_ENTRY_F_INVALID) {
         count(MEMSIGHT_ACNT_FAILED_ALLOCS);
         return;
     }
     if (!ret) {
-        if (e.size == 0 && e.old_ptr)
-            release(tgid, e.old_ptr); /* realloc(p, 0) freed p */
+        if (e->size == 0 && e->old_ptr)
+            release(tgid, e->old_ptr); /* realloc(p, 0) freed p */
         else
             count(MEMSIGHT_ACNT_FAILED_ALLOCS); /* failed: p is untouched */
         return;
     }
-    if (e.old_ptr)
-        release(tgid, e.old_ptr);
-    if (e.flags & MEMSIGHT_ENTRY_F_SAMPLED)
-        record(tgid, ret, e.size, site_stack(ctx));
+    if (e->old_ptr)
+        release(tgid, e->old_ptr);
+    if (e->flags & MEMSIGHT_ENTRY_F_SAMPLED)
+        record_here(ctx, st, tgid, ret);
 }
 
 SEC("uprobe")
@@ -386,18 +442,18 @@ int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
 SEC("uretprobe")
 int BPF_KRETPROBE(posix_memalign_exit, int ret)
 {
-    struct memsight_alloc_entry e;
-    if (!leave(MEMSIGHT_FN_POSIX_MEMALIGN, &e))
+    struct thread_state *st = leave(MEMSIGHT_FN_POSIX_MEMALIGN);
+    if (!st)
         return 0;
     if (ret != 0) {
         count(MEMSIGHT_ACNT_FAILED_ALLOCS);
         return 0;
     }
     __u64 addr = 0;
-    if (bpf_probe_read_user(&addr, sizeof(addr), (void *)e.old_ptr) != 0 || !addr)
+    if (bpf_probe_read_user(&addr, sizeof(addr), (void *)st->entry.old_ptr) != 0 || !addr)
         return 0;
-    if (e.flags & MEMSIGHT_ENTRY_F_SAMPLED)
-        record(bpf_get_current_pid_tgid() >> 32, addr, e.size, site_stack(ctx));
+    if (st->entry.flags & MEMSIGHT_ENTRY_F_SAMPLED)
+        record_here(ctx, st, bpf_get_current_pid_tgid() >> 32, addr);
     return 0;
 }
 
@@ -415,12 +471,11 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 /* ---- mmap family, outside the allocator only: to userspace ---- */
 static __always_inline bool inside_allocator(void)
 {
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+    struct thread_state *st = thread(false);
     return st && st->depth > 0;
 }
 
-static __always_inline void emit_map(__u32 type, __u64 addr, __u64 len, __u64 old_addr, __u64 old_len, __s32 stack)
+static __always_inline void emit_map(__u32 type, __u64 addr, __u64 len, __u64 old_addr, __u64 old_len, __u64 stack)
 {
     struct memsight_map_event *ev = bpf_ringbuf_reserve(&map_events, sizeof(*ev), 0);
     if (!ev) {
@@ -434,8 +489,7 @@ static __always_inline void emit_map(__u32 type, __u64 addr, __u64 len, __u64 ol
     ev->len = len;
     ev->old_addr = old_addr;
     ev->old_len = old_len;
-    ev->stack_id = stack;
-    ev->pad = 0;
+    ev->stack = stack;
     bpf_ringbuf_submit(ev, 0);
 }
 
@@ -449,13 +503,16 @@ int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len, int prot, int flags)
 SEC("uretprobe")
 int BPF_KRETPROBE(mmap_exit, __u64 ret)
 {
-    struct memsight_alloc_entry e;
-    if (!leave(MEMSIGHT_FN_MMAP, &e) || !(e.flags & MEMSIGHT_ENTRY_F_SAMPLED))
+    struct thread_state *st = leave(MEMSIGHT_FN_MMAP);
+    if (!st || !(st->entry.flags & MEMSIGHT_ENTRY_F_SAMPLED))
         return 0;
     if (ret == MAP_FAILED)
         count(MEMSIGHT_ACNT_FAILED_ALLOCS);
-    else
-        emit_map(MEMSIGHT_MAP_MMAP, ret, e.size, 0, 0, site_stack(ctx));
+    else {
+        __u64 stack;
+        site_slot(ctx, st, bpf_get_current_pid_tgid() >> 32, &stack); /* stores the frames for userspace */
+        emit_map(MEMSIGHT_MAP_MMAP, ret, st->entry.size, 0, 0, stack);
+    }
     return 0;
 }
 
@@ -463,7 +520,7 @@ SEC("uprobe")
 int BPF_KPROBE(munmap_enter, __u64 addr, __u64 len)
 {
     if (!inside_allocator())
-        emit_map(MEMSIGHT_MAP_MUNMAP, addr, len, 0, 0, -1);
+        emit_map(MEMSIGHT_MAP_MUNMAP, addr, len, 0, 0, 0);
     return 0;
 }
 
@@ -476,12 +533,12 @@ int BPF_KPROBE(mremap_enter, __u64 old_addr, __u64 old_len, __u64 new_len)
 SEC("uretprobe")
 int BPF_KRETPROBE(mremap_exit, __u64 ret)
 {
-    struct memsight_alloc_entry e;
-    if (!leave(MEMSIGHT_FN_MREMAP, &e))
+    struct thread_state *st = leave(MEMSIGHT_FN_MREMAP);
+    if (!st)
         return 0;
     if (ret == MAP_FAILED)
         count(MEMSIGHT_ACNT_FAILED_ALLOCS);
     else
-        emit_map(MEMSIGHT_MAP_MREMAP, ret, e.size, e.old_ptr, e.old_size, -1);
+        emit_map(MEMSIGHT_MAP_MREMAP, ret, st->entry.size, st->entry.old_ptr, st->entry.old_size, 0);
     return 0;
 }

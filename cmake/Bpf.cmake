@@ -22,7 +22,8 @@ function(memsight_bpf_skeleton name src)
   set(skel ${CMAKE_CURRENT_BINARY_DIR}/${name}.skel.h)
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${CLANG_BPF} -g -O2 -target bpf -D__TARGET_ARCH_${MEMSIGHT_BPF_ARCH}
+    # -mcpu=v3: atomic fetch-and-add with its result (kernel >= 5.12), 32-bit jumps.
+    COMMAND ${CLANG_BPF} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${MEMSIGHT_BPF_ARCH}
             -I${MEMSIGHT_VMLINUX_DIR} -I${CMAKE_SOURCE_DIR}/include -Wall -Werror
             -c ${CMAKE_CURRENT_SOURCE_DIR}/${src} -o ${obj}
     DEPENDS ${src} ${CMAKE_SOURCE_DIR}/include/memsight/events.h ${CMAKE_SOURCE_DIR}/include/memsight/alloc_events.h ${CMAKE_SOURCE_DIR}/include/memsight/sampling.h

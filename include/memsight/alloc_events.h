@@ -7,6 +7,9 @@
 #include <linux/types.h>
 #endif
 
+#define MEMSIGHT_ALLOC_STACK_DEPTH 64 /* user frames kept per site */
+#define MEMSIGHT_MAX_SITES 16384      /* (tgid, stack) sites per session */
+
 /* Allocation functions. Each thread keeps the entry state of its outermost allocator call tagged with the
  * function, so an allocator calling another probed function (malloc -> mmap, operator new -> malloc) never
  * clobbers the outer call. */
@@ -49,15 +52,24 @@ struct memsight_alloc_info {
     __u64 ts_ns;
     __u64 w_bytes;
     __u64 w_count_q10;
-    __s32 stack_id;
+    __u32 slot; /* the site's index in the site_stats array */
     __u32 pad;
 };
 
-/* Per (tgid, stack) aggregates, weighted like the outstanding allocations. live = alloc - free. */
+/* A call site: (tgid, user stack). `stack` is a 64-bit hash of the frames (0 = no stack); the site map holds
+ * the frames and the site's slot in the site_stats array, so a free reaches its site's counters with an
+ * array index instead of a second hash lookup. */
 struct memsight_site_key {
     __u32 tgid;
-    __s32 stack_id;
+    __u32 pad;
+    __u64 stack;
 };
+struct memsight_site {
+    __u32 slot;
+    __u32 nr; /* frames in ips, innermost (the call site) first */
+    __u64 ips[MEMSIGHT_ALLOC_STACK_DEPTH];
+};
+/* Per site (site_stats[slot]), weighted like the outstanding allocations. live = alloc - free. */
 struct memsight_site_stats {
     __u64 alloc_bytes;
     __u64 alloc_count_q10;
@@ -80,8 +92,7 @@ struct memsight_map_event {
     __u64 len;      /* mmap/munmap length; mremap: new length */
     __u64 old_addr; /* mremap */
     __u64 old_len;  /* mremap */
-    __s32 stack_id; /* mmap, mremap */
-    __u32 pad;
+    __u64 stack;    /* mmap: the site key's stack (0 = none) */
 };
 
 enum memsight_alloc_counter {
@@ -93,13 +104,12 @@ enum memsight_alloc_counter {
     MEMSIGHT_ACNT_FAILED_ALLOCS,     /* NULL / MAP_FAILED / error results */
     MEMSIGHT_ACNT_LOST_OUTSTANDING_FULL,
     MEMSIGHT_ACNT_LOST_SITES_FULL,
-    MEMSIGHT_ACNT_LOST_STACK,
-    MEMSIGHT_ACNT_LOST_ENTRY_FULL,   /* the per-thread state map was full */
+    MEMSIGHT_ACNT_LOST_STACK,        /* no per-thread buffer for the stack walk */
+    MEMSIGHT_ACNT_LOST_ENTRY_FULL,   /* the per-thread state could not be created */
     MEMSIGHT_ACNT_LOST_RINGBUF_FULL,
     MEMSIGHT_ACNT__MAX,
 };
 
-#define MEMSIGHT_ALLOC_STACK_DEPTH 64
 #define MEMSIGHT_WEIGHT_TABLE_SIZE 16384 /* f(x) = x / (1 - e^-x) at x = (i + 0.5) / 1024, in 1/65536 units */
 
 #endif

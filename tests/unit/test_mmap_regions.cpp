@@ -16,7 +16,7 @@ namespace {
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kBase = 0x7f0000000000ULL;
 
-std::optional<MmapSite> find_site(const MmapRegions& m, uint32_t tgid, int32_t stack)
+std::optional<MmapSite> find_site(const MmapRegions& m, uint32_t tgid, uint64_t stack)
 {
     for (const auto& s : m.sites()) {
         if (s.tgid == tgid && s.stack_id == stack)
@@ -25,13 +25,13 @@ std::optional<MmapSite> find_site(const MmapRegions& m, uint32_t tgid, int32_t s
     return std::nullopt;
 }
 
-uint64_t live_bytes(const MmapRegions& m, uint32_t tgid, int32_t stack)
+uint64_t live_bytes(const MmapRegions& m, uint32_t tgid, uint64_t stack)
 {
     auto s = find_site(m, tgid, stack);
     return s ? s->live_bytes : 0;
 }
 
-uint64_t live_regions(const MmapRegions& m, uint32_t tgid, int32_t stack)
+uint64_t live_regions(const MmapRegions& m, uint32_t tgid, uint64_t stack)
 {
     auto s = find_site(m, tgid, stack);
     return s ? s->live_regions : 0;

@@ -35,7 +35,7 @@ std::string frame_text(const symbolize::Frame& f)
 
 } // namespace
 
-const std::vector<symbolize::Frame>& LeakTracker::frames_of(uint32_t tgid, int32_t stack_id)
+const std::vector<symbolize::Frame>& LeakTracker::frames_of(uint32_t tgid, uint64_t stack_id)
 {
     auto key = std::make_pair(tgid, stack_id);
     if (auto it = frames_.find(key); it != frames_.end())
@@ -50,7 +50,7 @@ const std::vector<symbolize::Frame>& LeakTracker::frames_of(uint32_t tgid, int32
         }
     }
     std::vector<symbolize::Frame> frames;
-    const auto ips = session_.stack(stack_id);
+    const auto ips = session_.stack(tgid, stack_id);
     for (size_t i = 0; i < ips.size(); ++i) {
         // Stacks are taken in return probes: every frame is a return address; look up the call instruction.
         const uint64_t ip = ips[i] - 1;
@@ -116,7 +116,7 @@ std::vector<SiteReport> LeakTracker::report(double elapsed_s) const
             }
         }
         if (s.site.empty())
-            s.site = r.stack_id < 0 ? "[stack lost]" : "[unknown]";
+            s.site = r.stack_id == 0 ? "[stack lost]" : "[unknown]";
         s.live_bytes = r.live_bytes;
         s.live_count = r.live_count;
         s.alloc_bytes = r.alloc_bytes;

@@ -16,7 +16,7 @@ struct SiteReport {
     uint32_t tgid = 0;
     std::string comm;
     bool mmap = false;
-    int32_t stack_id = -1;
+    uint64_t stack_id = 0; // hash of the user stack; 0 = none
     std::string site;               // first frame outside the allocator and runtime
     std::vector<std::string> stack; // full stack, innermost first
     std::vector<symbolize::Frame> frames;
@@ -44,14 +44,14 @@ public:
     static bool is_growing(const std::vector<double>& series, double older_than_min_age);
 
 private:
-    const std::vector<symbolize::Frame>& frames_of(uint32_t tgid, int32_t stack_id);
+    const std::vector<symbolize::Frame>& frames_of(uint32_t tgid, uint64_t stack_id);
 
     const Session& session_;
     std::chrono::milliseconds min_age_;
     std::map<uint32_t, std::optional<symbolize::ProcessSymbolizer>> symbolizers_;
     std::map<uint32_t, std::string> comms_;
-    std::map<std::pair<uint32_t, int32_t>, std::vector<symbolize::Frame>> frames_;
-    std::map<std::tuple<uint32_t, int32_t, bool>, std::vector<double>> series_;
+    std::map<std::pair<uint32_t, uint64_t>, std::vector<symbolize::Frame>> frames_;
+    std::map<std::tuple<uint32_t, uint64_t, bool>, std::vector<double>> series_;
     std::vector<SiteReading> last_;
     size_t readings_ = 0;
 };

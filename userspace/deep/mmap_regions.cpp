@@ -2,7 +2,7 @@
 
 namespace memsight::deep {
 
-void MmapRegions::account(uint32_t tgid, int32_t stack, int64_t mapped_delta)
+void MmapRegions::account(uint32_t tgid, uint64_t stack, int64_t mapped_delta)
 {
     auto& [mapped, unmapped] = totals_[{tgid, stack}];
     if (mapped_delta >= 0)
@@ -11,14 +11,14 @@ void MmapRegions::account(uint32_t tgid, int32_t stack, int64_t mapped_delta)
         unmapped += static_cast<uint64_t>(-mapped_delta);
 }
 
-int32_t MmapRegions::cut(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t* ts_ns)
+std::optional<uint64_t> MmapRegions::cut(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t* ts_ns)
 {
     auto pit = procs_.find(tgid);
     if (pit == procs_.end() || len == 0)
-        return -2;
+        return std::nullopt;
     Regions& regions = pit->second;
     const uint64_t end = addr + round_up(len);
-    int32_t first_site = -2;
+    std::optional<uint64_t> first_site;
     auto it = regions.upper_bound(addr);
     if (it != regions.begin())
         --it;
@@ -29,7 +29,7 @@ int32_t MmapRegions::cut(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t* t
             ++it;
             continue;
         }
-        if (first_site == -2) {
+        if (!first_site) {
             first_site = r.stack_id;
             if (ts_ns)
                 *ts_ns = r.ts_ns;
@@ -46,7 +46,7 @@ int32_t MmapRegions::cut(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t* t
     return first_site;
 }
 
-void MmapRegions::on_mmap(uint32_t tgid, uint64_t addr, uint64_t len, int32_t stack_id, uint64_t ts_ns)
+void MmapRegions::on_mmap(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t stack_id, uint64_t ts_ns)
 {
     cut(tgid, addr, len); // MAP_FIXED over an older mapping replaces it
     const uint64_t size = round_up(len);
@@ -63,15 +63,15 @@ void MmapRegions::on_mremap(uint32_t tgid, uint64_t old_addr, uint64_t old_len, 
                             uint64_t ts_ns)
 {
     uint64_t created = ts_ns;
-    const int32_t site = cut(tgid, old_addr, old_len, &created);
-    if (site == -2)
+    const auto site = cut(tgid, old_addr, old_len, &created);
+    if (!site)
         return; // not a mapping we track (e.g. made by the allocator)
-    on_mmap(tgid, new_addr, new_len, site, created);
+    on_mmap(tgid, new_addr, new_len, *site, created);
 }
 
 std::vector<MmapSite> MmapRegions::sites() const
 {
-    std::map<std::pair<uint32_t, int32_t>, MmapSite> by_site;
+    std::map<std::pair<uint32_t, uint64_t>, MmapSite> by_site;
     for (const auto& [key, totals] : totals_) {
         auto& s = by_site[key];
         s.tgid = key.first;

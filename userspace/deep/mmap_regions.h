@@ -5,13 +5,14 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <vector>
 
 namespace memsight::deep {
 
 struct MmapSite {
     uint32_t tgid = 0;
-    int32_t stack_id = -1;
+    uint64_t stack_id = 0; // 0: no stack
     uint64_t live_bytes = 0;
     uint64_t live_regions = 0;
     uint64_t mapped_bytes = 0; // all bytes ever mapped from this site (for rates)
@@ -23,7 +24,7 @@ class MmapRegions {
 public:
     explicit MmapRegions(uint64_t page_size = 4096) : page_(page_size) {}
 
-    void on_mmap(uint32_t tgid, uint64_t addr, uint64_t len, int32_t stack_id, uint64_t ts_ns);
+    void on_mmap(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t stack_id, uint64_t ts_ns);
     void on_munmap(uint32_t tgid, uint64_t addr, uint64_t len);
     void on_mremap(uint32_t tgid, uint64_t old_addr, uint64_t old_len, uint64_t new_addr, uint64_t new_len,
                    uint64_t ts_ns);
@@ -32,19 +33,19 @@ public:
 private:
     struct Region {
         uint64_t end = 0;
-        int32_t stack_id = -1;
+        uint64_t stack_id = 0;
         uint64_t ts_ns = 0;
     };
     using Regions = std::map<uint64_t, Region>; // start -> region, non-overlapping
 
     uint64_t round_up(uint64_t len) const { return (len + page_ - 1) / page_ * page_; }
     // Removes [addr, addr+len) from the process's regions; returns the site of the first region touched.
-    int32_t cut(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t* ts_ns = nullptr);
-    void account(uint32_t tgid, int32_t stack, int64_t mapped_delta);
+    std::optional<uint64_t> cut(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t* ts_ns = nullptr);
+    void account(uint32_t tgid, uint64_t stack, int64_t mapped_delta);
 
     uint64_t page_;
     std::map<uint32_t, Regions> procs_;
-    std::map<std::pair<uint32_t, int32_t>, std::pair<uint64_t, uint64_t>> totals_; // mapped, unmapped
+    std::map<std::pair<uint32_t, uint64_t>, std::pair<uint64_t, uint64_t>> totals_; // mapped, unmapped
 };
 
 } // namespace memsight::deep

@@ -36,7 +36,7 @@ Session::Session(const SessionOptions& opts)
     probes_ = std::make_unique<loader::AllocProbes>(po, [this](const memsight_map_event& ev) {
         switch (ev.type) {
         case MEMSIGHT_MAP_MMAP:
-            regions_.on_mmap(ev.tgid, ev.addr, ev.len, ev.stack_id, ev.ts_ns);
+            regions_.on_mmap(ev.tgid, ev.addr, ev.len, ev.stack, ev.ts_ns);
             break;
         case MEMSIGHT_MAP_MUNMAP:
             regions_.on_munmap(ev.tgid, ev.addr, ev.len);
@@ -136,9 +136,11 @@ bool Session::all_gone() const
 
 std::vector<SiteReading> Session::read() const
 {
-    std::map<std::pair<uint32_t, int32_t>, SiteReading> heap;
+    std::map<std::pair<uint32_t, uint64_t>, SiteReading> heap;
+    std::map<uint32_t, SiteReading*> by_slot;
     for (const auto& s : probes_->sites()) {
         auto& r = heap[{s.tgid, s.stack_id}];
+        by_slot[s.slot] = &r;
         r.tgid = s.tgid;
         r.stack_id = s.stack_id;
         r.alloc_bytes = static_cast<double>(s.stats.alloc_bytes);
@@ -150,11 +152,11 @@ std::vector<SiteReading> Session::read() const
     }
     const uint64_t now = now_ns();
     for (const auto& o : probes_->outstanding()) {
-        auto it = heap.find({o.tgid, o.info.stack_id});
-        if (it == heap.end())
+        auto it = by_slot.find(o.info.slot);
+        if (it == by_slot.end())
             continue;
-        it->second.ages_s.push_back(static_cast<double>(now - std::min<uint64_t>(now, o.info.ts_ns)) / 1e9);
-        it->second.weights.push_back(static_cast<double>(o.info.w_bytes));
+        it->second->ages_s.push_back(static_cast<double>(now - std::min<uint64_t>(now, o.info.ts_ns)) / 1e9);
+        it->second->weights.push_back(static_cast<double>(o.info.w_bytes));
     }
     std::vector<SiteReading> out;
     for (auto& [key, r] : heap)

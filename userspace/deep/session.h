@@ -35,7 +35,7 @@ struct TargetReport {
 // from the userspace interval map (exact).
 struct SiteReading {
     uint32_t tgid = 0;
-    int32_t stack_id = -1;
+    uint64_t stack_id = 0; // hash of the user stack; 0 = none
     bool mmap = false;
     double live_bytes = 0, live_count = 0;
     double alloc_bytes = 0, alloc_count = 0;
@@ -56,7 +56,7 @@ public:
     // True when every traced process has exited (or exec'd into something else).
     bool all_gone() const;
     std::vector<SiteReading> read() const;
-    std::vector<uint64_t> stack(int32_t id) const { return probes_->stack(id); }
+    std::vector<uint64_t> stack(uint32_t tgid, uint64_t stack_id) const { return probes_->stack(tgid, stack_id); }
     loader::AllocCounters counters() const { return probes_->counters(); }
     uint64_t sample_bytes() const { return probes_->sample_bytes(); }
 

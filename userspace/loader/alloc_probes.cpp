@@ -275,9 +275,13 @@ template <typename Key, typename Value, typename Fn> void for_each_entry(int fd,
 std::vector<SiteStats> AllocProbes::sites() const
 {
     std::vector<SiteStats> out;
-    for_each_entry<memsight_site_key, memsight_site_stats>(
-        bpf_map__fd(impl_->skel->maps.sites), [&](const memsight_site_key& k, const memsight_site_stats& v) {
-            out.push_back({k.tgid, k.stack_id, v});
+    const int stats_fd = bpf_map__fd(impl_->skel->maps.site_stats);
+    for_each_entry<memsight_site_key, memsight_site>(
+        bpf_map__fd(impl_->skel->maps.sites), [&](const memsight_site_key& k, const memsight_site& v) {
+            SiteStats s{k.tgid, k.stack, v.slot, {}};
+            // A site only an mmap call made has no allocator counters: skip it (the mmap regions report it).
+            if (bpf_map_lookup_elem(stats_fd, &v.slot, &s.stats) == 0 && s.stats.alloc_count_q10 != 0)
+                out.push_back(s);
         });
     return out;
 }
@@ -292,20 +296,16 @@ std::vector<Outstanding> AllocProbes::outstanding() const
     return out;
 }
 
-std::vector<uint64_t> AllocProbes::stack(int32_t id) const
+std::vector<uint64_t> AllocProbes::stack(uint32_t tgid, uint64_t stack_id) const
 {
-    std::vector<uint64_t> out;
-    if (id < 0)
-        return out;
-    std::array<uint64_t, MEMSIGHT_ALLOC_STACK_DEPTH> ips{};
-    if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.stacks), &id, ips.data()) != 0)
-        return out;
-    for (uint64_t ip : ips) {
-        if (!ip)
-            break;
-        out.push_back(ip);
-    }
-    return out;
+    if (stack_id == 0)
+        return {};
+    const memsight_site_key key{tgid, 0, stack_id};
+    memsight_site site{};
+    if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.sites), &key, &site) != 0)
+        return {};
+    const uint32_t nr = std::min<uint32_t>(site.nr, MEMSIGHT_ALLOC_STACK_DEPTH);
+    return {site.ips, site.ips + nr};
 }
 
 } // namespace memsight::loader

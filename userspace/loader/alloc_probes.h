@@ -24,7 +24,8 @@ using AllocCounters = std::array<uint64_t, MEMSIGHT_ACNT__MAX>;
 
 struct SiteStats {
     uint32_t tgid = 0;
-    int32_t stack_id = -1;
+    uint64_t stack_id = 0; // hash of the site's user stack (memsight_site_key.stack); 0 = none
+    uint32_t slot = 0;     // what Outstanding::info.slot refers to
     memsight_site_stats stats{};
 };
 
@@ -56,8 +57,8 @@ public:
     AllocCounters counters() const;
     std::vector<SiteStats> sites() const;
     std::vector<Outstanding> outstanding() const;
-    // Frames of a stack id, innermost first; empty when unknown.
-    std::vector<uint64_t> stack(int32_t id) const;
+    // Frames of a site's stack, innermost first; empty when unknown.
+    std::vector<uint64_t> stack(uint32_t tgid, uint64_t stack_id) const;
     uint64_t sample_bytes() const { return sample_bytes_; }
 
 private:
