@@ -16,7 +16,10 @@ namespace memsight::deep {
 struct SessionOptions {
     std::vector<pid_t> pids;
     uint64_t sample_bytes = 1; // 1 = exact
-    uint32_t max_outstanding = 1u << 20;
+    // Outstanding-allocation map entries; 0 = by mode. The map is preallocated (about 120 bytes of locked
+    // kernel memory per entry), so sampled sessions, which keep about one entry per sample_bytes of live
+    // heap, get a quarter of exact mode's 2^20 (16 GiB of live heap at the 64 KiB default).
+    uint32_t max_outstanding = 0;
 };
 
 // What was hooked in one process, for the user and the report.
