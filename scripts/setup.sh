@@ -11,7 +11,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev python3 prometheus util-linux curl
-  libjemalloc-dev libgoogle-perftools-dev golang-go bpftrace
+  libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev golang-go bpftrace
 )
 
 missing=()

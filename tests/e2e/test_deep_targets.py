@@ -185,6 +185,9 @@ class DeepTargets(unittest.TestCase):
     def test_tcmalloc_linked_leaker(self):
         self.check_linked_allocator("tcmalloc", "libtcmalloc.so")
 
+    def test_mimalloc_linked_leaker(self):
+        self.check_linked_allocator("mimalloc", "libmimalloc.so")
+
     # --- 3. Go: refused with one clear line, and the process is unharmed ------------------------------------------
     def test_go_program_is_refused_and_keeps_running(self):
         path = require_scenario(self, "go_allocator", "no Go toolchain at configure time")

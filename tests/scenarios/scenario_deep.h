@@ -116,6 +116,7 @@ static inline size_t scenario_rand_range(uint64_t* state, size_t lo, size_t hi)
 #define SCENARIO_ALLOCATOR_NAME()                                                                                      \
     (dlsym(RTLD_DEFAULT, "mallctl") != NULL     ? "jemalloc"                                                           \
      : dlsym(RTLD_DEFAULT, "tc_malloc") != NULL ? "tcmalloc"                                                           \
+     : dlsym(RTLD_DEFAULT, "mi_malloc") != NULL ? "mimalloc"                                                           \
                                                 : "glibc")
 
 #endif /* MEMSIGHT_SCENARIO_DEEP_H */
