@@ -238,9 +238,13 @@ bool AllocProbes::attach(pid_t pid, const std::string& binary, const std::string
         impl_->links.emplace(key, link);
         return true;
     };
-    if (!attach_one(enter, false))
+    // The return probe goes in first. A call that hits the entry probe while its return probe is not attached
+    // yet would leave the thread's call depth at 1 for good, and every later call on that thread would look
+    // nested and go unrecorded (seen on a malloc-heavy process). The other way round, a call entered before its
+    // entry probe existed is simply not seen by the return probe (depth 0).
+    if (exit && !attach_one(exit, true))
         return false;
-    return !exit || attach_one(exit, true);
+    return attach_one(enter, false);
 }
 
 int AllocProbes::poll(int timeout_ms)
