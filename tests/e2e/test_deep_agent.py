@@ -18,7 +18,8 @@ class DeepAgent(unittest.TestCase):
         try:
             pid = int(proc.stdout.readline().split()[1])
             cfg = "deep:\n  sample_bytes: 1\n  top_sites: 3\n"
-            with e2e.Agent("--deep-pid", str(pid), config_text=cfg) as agent:
+            # Exact mode on a busy allocator: the overhead governor would stop the session; opt out explicitly.
+            with e2e.Agent("--deep-pid", str(pid), "--deep-overhead-budget", "0", config_text=cfg) as agent:
                 agent.wait_for(lambda m: e2e.select(m, "memsight_deep_sessions") and
                                e2e.select(m, "memsight_deep_sessions")[0][1] == 1, what="deep session")
                 proc.stdin.write("go\n")
@@ -60,7 +61,8 @@ class DeepAgent(unittest.TestCase):
                     p.stdout.readline()
                     procs.append(p)
                 leaks = subprocess.Popen([e2e.MEMSIGHT, "leaks", "--cgroup", cid[:12], "--duration", "20s",
-                                          "--interval", "500ms", "--min-age", "0s", "--format", "json"],
+                                          "--interval", "500ms", "--min-age", "0s", "--format", "json",
+                                          "--overhead-budget", "0"],
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 time.sleep(2.0)
                 for p in procs:

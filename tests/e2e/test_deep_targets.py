@@ -22,6 +22,10 @@ from memsight_e2e import Traced, live
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIO_SRC = os.path.join(HERE, "..", "scenarios")
 
+# Sessions here check what the probes see on busy allocators; the overhead governor (default budget 2% of the
+# target's CPU) would stop them within seconds, so they opt out explicitly.
+NO_BUDGET = ["--overhead-budget", "0"]
+
 WIDGET_SIZE = 64  # sizeof(Widget) in cxx_leaker.cpp (static_assert there; also printed on its stderr)
 
 
@@ -125,7 +129,7 @@ class DeepTargets(unittest.TestCase):
     # --- 1. C++: operator new / new[] are probed, so the leaks are attributed to their real callers -------------
     def test_cxx_leaker_attributes_new_to_member_function_and_factory(self):
         iterations, k = 2000, 1000  # ~2.8 s of workload under probes
-        r = Traced([e2e.scenario("cxx_leaker"), str(iterations), str(k)], ["--top", "20"]).run()
+        r = Traced([e2e.scenario("cxx_leaker"), str(iterations), str(k)], ["--top", "20", *NO_BUDGET]).run()
         self.assertEqual(r.returncode, 0, r.stderr)
         sites = r.report["sites"]
         dump = json.dumps(sites[:4], indent=1)
@@ -160,7 +164,7 @@ class DeepTargets(unittest.TestCase):
     def check_linked_allocator(self, allocator, library):
         path = require_scenario(self, f"leaker_{allocator}", f"lib{allocator} not found at configure time")
         iterations, k = 2000, 1000  # ~2.5 s of workload
-        r = Traced([path, str(iterations), str(k), "4"]).run()
+        r = Traced([path, str(iterations), str(k), "4"], NO_BUDGET).run()
         self.assertEqual(r.returncode, 0, r.stderr)
         target = r.report["targets"][0]
         self.assertEqual(target["allocator"], allocator)
@@ -243,7 +247,7 @@ class DeepTargets(unittest.TestCase):
     def test_process_exiting_midway_ends_session_with_symbolized_report(self):
         ms = 1500
         argv = ["leaks", "--pid", "{pid}", "--format", "json", "--interval", "500ms", "--min-age", "500ms",
-                "--duration", "20s"]
+                "--duration", "20s", *NO_BUDGET]
         with DeepSession([e2e.scenario("exit_midway"), str(ms)], argv) as s:
             t_start = time.monotonic()
             blocks = s.go()
@@ -282,7 +286,7 @@ class DeepTargets(unittest.TestCase):
                            check=True, capture_output=True, timeout=60)
             iterations, k = 1500, 1000
             r = Traced(["sh", os.path.join(SCENARIO_SRC, "run_in_alt_root.sh"), root, "leaker", str(iterations),
-                        str(k), "4"]).run()
+                        str(k), "4"], NO_BUDGET).run()
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("hooked glibc /opt/altlibc/libc.so.6:", r.stderr)
             target = r.report["targets"][0]
@@ -339,7 +343,7 @@ class DeepTargets(unittest.TestCase):
         self.assertIn("--pid", r.stderr)
 
     def profile_leaker(self, fmt, output, iterations, k):
-        argv = ["profile", "--pid", "{pid}", "--output", output, "--format", fmt, "--duration", "4s"]
+        argv = ["profile", "--pid", "{pid}", "--output", output, "--format", fmt, "--duration", "4s", *NO_BUDGET]
         with DeepSession([e2e.scenario("leaker"), str(iterations), str(k), "4"], argv) as s:
             s.go()
             rc, _ = s.finish(timeout=60)

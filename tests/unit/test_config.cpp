@@ -47,6 +47,19 @@ void expect_same(const Config& a, const Config& b)
     EXPECT_EQ(a.deep_sample_bytes, b.deep_sample_bytes);
     EXPECT_EQ(a.deep_top_sites, b.deep_top_sites);
     EXPECT_EQ(a.deep_max_duration, b.deep_max_duration);
+    EXPECT_EQ(a.deep_overhead_budget, b.deep_overhead_budget);
+    EXPECT_EQ(a.escalation.enabled, b.escalation.enabled);
+    EXPECT_EQ(a.escalation.threshold, b.escalation.threshold);
+    EXPECT_EQ(a.escalation.duration, b.escalation.duration);
+    EXPECT_EQ(a.escalation.cooldown, b.escalation.cooldown);
+    EXPECT_EQ(a.escalation.max_concurrent, b.escalation.max_concurrent);
+    EXPECT_EQ(a.escalation.selector.include_comm, b.escalation.selector.include_comm);
+    EXPECT_EQ(a.escalation.selector.exclude_comm, b.escalation.selector.exclude_comm);
+    EXPECT_EQ(a.escalation.selector.include_cgroup, b.escalation.selector.include_cgroup);
+    EXPECT_EQ(a.escalation.selector.exclude_cgroup, b.escalation.selector.exclude_cgroup);
+    EXPECT_EQ(a.escalation.profile_dir, b.escalation.profile_dir);
+    EXPECT_EQ(a.escalation.retention_max_files, b.escalation.retention_max_files);
+    EXPECT_EQ(a.escalation.retention_max_age, b.escalation.retention_max_age);
     EXPECT_TRUE(a == b);
 }
 
@@ -85,6 +98,16 @@ TEST(ConfigDefaults, Prod)
     EXPECT_EQ(c.ringbuf_bytes, 1u << 20);
     EXPECT_TRUE(c.page_faults_enabled);
     EXPECT_EQ(c.page_fault_sample_period, 0u);
+    EXPECT_EQ(c.deep_overhead_budget, 0.02);
+    EXPECT_TRUE(c.escalation.enabled);
+    EXPECT_EQ(c.escalation.threshold, 0.8);
+    EXPECT_EQ(c.escalation.duration, 2min);
+    EXPECT_EQ(c.escalation.cooldown, 1h);
+    EXPECT_EQ(c.escalation.max_concurrent, 1u);
+    EXPECT_TRUE(c.escalation.selector == Config::Selector{});
+    EXPECT_EQ(c.escalation.profile_dir, "/var/lib/memsight/profiles");
+    EXPECT_EQ(c.escalation.retention_max_files, 50u);
+    EXPECT_EQ(c.escalation.retention_max_age, 168h);
     expect_same(c, Config{});
 }
 
@@ -96,6 +119,10 @@ TEST(ConfigDefaults, Staging)
     expected.top_processes_by_rss = 30;
     expected.top_processes_by_growth = 10;
     expected.growth_window = 5min;
+    expected.deep_overhead_budget = 0.05;
+    expected.escalation.threshold = 0.7;
+    expected.escalation.cooldown = 30min;
+    expected.escalation.max_concurrent = 2;
     expect_same(defaults_for(Profile::Staging), expected);
 }
 
@@ -109,6 +136,13 @@ TEST(ConfigDefaults, Dev)
     expected.growth_window = 1min;
     expected.exit_peaks_window = 1min;
     expected.log_level = "info";
+    expected.deep_overhead_budget = 0.10;
+    expected.escalation.threshold = 0.5;
+    expected.escalation.duration = 1min;
+    expected.escalation.cooldown = 10min;
+    expected.escalation.max_concurrent = 2;
+    expected.escalation.retention_max_files = 20;
+    expected.escalation.retention_max_age = 24h;
     expect_same(defaults_for(Profile::Dev), expected);
 }
 
@@ -294,7 +328,7 @@ TEST(ConfigErrors, UnknownTopLevelKey)
                        "log_level: info\n"
                        "intervall: 10s\n"),
               "memsight.yaml:7: unknown key 'intervall' (known: profile, listen, metrics_path, interval, log_level, "
-              "processes, exit_peaks, oom, kernel, deep)");
+              "processes, exit_peaks, oom, kernel, deep, escalation)");
 }
 
 TEST(ConfigErrors, UnknownNestedKey)
@@ -587,6 +621,13 @@ TEST(ConfigEmbedded, SetsEveryKeyExplicitly)
     EXPECT_TRUE(n["deep"]["sample_bytes"].IsScalar());
     EXPECT_TRUE(n["deep"]["top_sites"].IsScalar());
     EXPECT_TRUE(n["deep"]["max_duration"].IsScalar());
+    EXPECT_TRUE(n["deep"]["overhead_budget"].IsScalar());
+    for (const char* k : {"enabled", "threshold", "duration", "cooldown", "max_concurrent", "profile_dir"})
+        EXPECT_TRUE(n["escalation"][k].IsScalar()) << k;
+    for (const char* k : {"include_comm", "exclude_comm", "include_cgroup", "exclude_cgroup"})
+        EXPECT_TRUE(n["escalation"]["selector"][k].IsSequence()) << k;
+    EXPECT_TRUE(n["escalation"]["retention"]["max_files"].IsScalar());
+    EXPECT_TRUE(n["escalation"]["retention"]["max_age"].IsScalar());
     EXPECT_EQ(n["profile"].Scalar(), "prod");
 }
 
@@ -610,6 +651,149 @@ TEST(ConfigDeep, KeysOverrideAndAreRangeChecked)
     }
 }
 
+TEST(ConfigDeep, OverheadBudgetAsFractionOrPercentage)
+{
+    EXPECT_EQ(load("deep:\n  overhead_budget: 0.05\n").deep_overhead_budget, 0.05);
+    EXPECT_EQ(load("deep:\n  overhead_budget: 5%\n").deep_overhead_budget, 0.05);
+    EXPECT_EQ(load("deep:\n  overhead_budget: 0.5%\n").deep_overhead_budget, 0.005);
+    EXPECT_EQ(load("deep:\n  overhead_budget: 0\n").deep_overhead_budget, 0.0);
+    EXPECT_EQ(load("deep:\n  overhead_budget: 100%\n").deep_overhead_budget, 1.0);
+    EXPECT_EQ(error_of("deep:\n  overhead_budget: 2\n"),
+              "memsight.yaml:2: deep.overhead_budget: must be between 0 and 1 (0% and 100%; 0 = no limit), got 2");
+    EXPECT_EQ(error_of("deep:\n  overhead_budget: -1%\n"),
+              "memsight.yaml:2: deep.overhead_budget: must be between 0 and 1 (0% and 100%; 0 = no limit), got "
+              "-0.01");
+    EXPECT_EQ(error_of("deep:\n  overhead_budget: lots\n"),
+              "memsight.yaml:2: deep.overhead_budget: expected a fraction like 0.02 or a percentage like 2%, got "
+              "'lots'");
+    EXPECT_EQ(error_of("deep:\n  overhead_budget: 2 %\n"),
+              "memsight.yaml:2: deep.overhead_budget: expected a fraction like 0.02 or a percentage like 2%, got "
+              "'2 %'");
+}
+
+TEST(ConfigRatio, ParseAndFormatRoundTrip)
+{
+    using memsight::config::format_ratio;
+    using memsight::config::parse_ratio;
+    EXPECT_EQ(parse_ratio("0.02"), 0.02);
+    EXPECT_EQ(parse_ratio("2%"), 0.02);
+    EXPECT_EQ(parse_ratio("12.5%"), 0.125);
+    EXPECT_THROW(parse_ratio(""), ConfigError);
+    EXPECT_THROW(parse_ratio("%"), ConfigError);
+    EXPECT_THROW(parse_ratio("1e-2"), ConfigError);
+    EXPECT_THROW(parse_ratio("nan"), ConfigError);
+    EXPECT_THROW(parse_ratio("0x1"), ConfigError);
+    EXPECT_EQ(format_ratio(0.02), "2%");
+    EXPECT_EQ(format_ratio(0.005), "0.5%");
+    EXPECT_EQ(format_ratio(0), "0%");
+    for (double r : {0.02, 0.05, 0.1, 0.333, 1.0 / 3, 0.0001})
+        EXPECT_EQ(parse_ratio(format_ratio(r)), r) << r;
+}
+
+TEST(ConfigEscalation, KeysOverrideTheProfile)
+{
+    const Config c = load("profile: dev\n"
+                          "escalation:\n"
+                          "  enabled: false\n"
+                          "  threshold: 0.9\n"
+                          "  duration: 30s\n"
+                          "  cooldown: 2h\n"
+                          "  max_concurrent: 3\n"
+                          "  selector:\n"
+                          "    include_comm: [java, 'python*']\n"
+                          "    exclude_comm:\n"
+                          "      - postgres\n"
+                          "    include_cgroup: [/kubepods, 3f1b0a9c8d7e]\n"
+                          "    exclude_cgroup: []\n"
+                          "  profile_dir: /tmp/profiles\n"
+                          "  retention:\n"
+                          "    max_files: 7\n"
+                          "    max_age: 1h\n");
+    const auto& e = c.escalation;
+    EXPECT_FALSE(e.enabled);
+    EXPECT_EQ(e.threshold, 0.9);
+    EXPECT_EQ(e.duration, 30s);
+    EXPECT_EQ(e.cooldown, 2h);
+    EXPECT_EQ(e.max_concurrent, 3u);
+    EXPECT_EQ(e.selector.include_comm, (std::vector<std::string>{"java", "python*"}));
+    EXPECT_EQ(e.selector.exclude_comm, (std::vector<std::string>{"postgres"}));
+    EXPECT_EQ(e.selector.include_cgroup, (std::vector<std::string>{"/kubepods", "3f1b0a9c8d7e"}));
+    EXPECT_TRUE(e.selector.exclude_cgroup.empty());
+    EXPECT_EQ(e.profile_dir, "/tmp/profiles");
+    EXPECT_EQ(e.retention_max_files, 7u);
+    EXPECT_EQ(e.retention_max_age, 1h);
+    EXPECT_EQ(c.deep_overhead_budget, 0.10); // dev's, not overridden
+}
+
+TEST(ConfigEscalation, EmptySectionsKeepDefaultsAndEmptyDirMeansNoFiles)
+{
+    const Config c = load("escalation:\n  selector:\n  retention:\n  profile_dir: \"\"\n");
+    Config want;
+    want.escalation.profile_dir = "";
+    expect_same(c, want);
+}
+
+TEST(ConfigEscalation, OneLineErrors)
+{
+    EXPECT_EQ(error_of("escalation:\n  threshold: 0\n"),
+              "memsight.yaml:2: escalation.threshold: must be greater than 0 and at most 1, got 0");
+    EXPECT_EQ(error_of("escalation:\n  threshold: 1.5\n"),
+              "memsight.yaml:2: escalation.threshold: must be greater than 0 and at most 1, got 1.5");
+    EXPECT_EQ(error_of("escalation:\n  threshold: high\n"),
+              "memsight.yaml:2: escalation.threshold: expected a number like 0.8, got 'high'");
+    EXPECT_EQ(error_of("escalation:\n  threshold: 80%\n"),
+              "memsight.yaml:2: escalation.threshold: expected a number like 0.8, got '80%'");
+    EXPECT_EQ(error_of("escalation:\n  max_concurrent: 0\n"),
+              "memsight.yaml:2: escalation.max_concurrent: must be between 1 and 16, got 0");
+    EXPECT_EQ(error_of("escalation:\n  cooldown: 0s\n"),
+              "memsight.yaml:2: escalation.cooldown: must be between 1s and 168h, got 0s");
+    EXPECT_EQ(error_of("escalation:\n  duration: 2d\n"),
+              "memsight.yaml:2: escalation.duration: expected a duration like 10s, got '2d'");
+    EXPECT_EQ(error_of("escalation:\n  enabled: sometimes\n"),
+              "memsight.yaml:2: escalation.enabled: expected true or false, got 'sometimes'");
+    EXPECT_EQ(error_of("escalation:\n  profile_dir: profiles\n"),
+              "memsight.yaml:2: escalation.profile_dir: must be an absolute path (or empty: write no profiles), got "
+              "'profiles'");
+    EXPECT_EQ(error_of("escalation:\n  selector:\n    include_comm: java\n"),
+              "memsight.yaml:3: escalation.selector.include_comm: expected a list like [a, b], got 'java'");
+    EXPECT_EQ(error_of("escalation:\n  selector:\n    exclude_comm:\n      - ok\n      - ''\n"),
+              "memsight.yaml:5: escalation.selector.exclude_comm: entries must be non-empty command names or globs "
+              "like java or python*");
+    EXPECT_EQ(error_of("escalation:\n  selector:\n    include_cgroup: [docker]\n"),
+              "memsight.yaml:3: escalation.selector.include_cgroup: entries must be a cgroup path starting with '/' "
+              "or a container id of 12 to 64 hex digits, got 'docker'");
+    EXPECT_EQ(error_of("escalation:\n  selector:\n    include_cgroup: [[a]]\n"),
+              "memsight.yaml:3: escalation.selector.include_cgroup: expected a list of names, got a list in it");
+    EXPECT_EQ(error_of("escalation:\n  retention:\n    max_files: 0\n"),
+              "memsight.yaml:3: escalation.retention.max_files: must be between 1 and 100000, got 0");
+    EXPECT_EQ(error_of("escalation:\n  retention:\n    max_age: 10s\n"),
+              "memsight.yaml:3: escalation.retention.max_age: must be between 1m and 8784h, got 10s");
+    EXPECT_EQ(error_of("escalation:\n  selector:\n    comm: [a]\n"),
+              "memsight.yaml:3: unknown key 'comm' in escalation.selector (known: include_comm, exclude_comm, "
+              "include_cgroup, exclude_cgroup)");
+    EXPECT_EQ(error_of("escalation: true\n"),
+              "memsight.yaml:1: escalation: expected a map of enabled, threshold, duration, cooldown, "
+              "max_concurrent, selector, profile_dir, retention, got 'true'");
+}
+
+TEST(ConfigEscalation, ValidateChecksBuiltConfigs)
+{
+    Config c;
+    c.escalation.threshold = 0;
+    try {
+        validate(c);
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_STREQ(e.what(), "escalation.threshold: must be greater than 0 and at most 1, got 0");
+    }
+    c = Config{};
+    c.deep_overhead_budget = 2;
+    EXPECT_THROW(validate(c), ConfigError);
+    c = Config{};
+    c.escalation.selector.include_cgroup = {"abc"};
+    EXPECT_THROW(validate(c), ConfigError);
+}
+
 TEST(ConfigEmbedded, EveryKeyIsDocumented)
 {
     // Each line that sets a key has a comment on the line above it.
@@ -626,7 +810,8 @@ TEST(ConfigEmbedded, EveryKeyIsDocumented)
         }
         previous = line;
     }
-    EXPECT_EQ(keys, 23); // 17 settings and 6 section headers (kernel.page_faults included)
+    // 30 settings and 9 section headers (kernel.page_faults, escalation.selector and .retention included).
+    EXPECT_EQ(keys, 39);
 }
 
 // ---------------------------------------------------------------- files

@@ -2,6 +2,7 @@
 // contract in docs/metrics.md (names, types, labels, presence rules).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 #include <string>
@@ -41,6 +42,17 @@ std::vector<std::string> family_names(const std::string& text)
             out.push_back(line.substr(7, line.find(' ', 7) - 7));
     }
     return out;
+}
+
+// Counts the sample lines of `family` whose label set is exactly `labels`.
+size_t samples_with(const std::string& text, const std::string& family, const std::string& labels)
+{
+    size_t n = 0;
+    const std::string prefix = family + "{" + labels + "} ";
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        n += line.rfind(prefix, 0) == 0 ? 1 : 0;
+    return n;
 }
 
 analysis::ProcessView process()
@@ -163,6 +175,11 @@ TEST(PrometheusRender, FamiliesOfAFullSnapshotInOrder)
         "memsight_exited_process_peak_resident_bytes",
         "memsight_deep_sessions",
         "memsight_deep_events_lost_total",
+        "memsight_deep_overhead_stops_total",
+        "memsight_escalation_sessions",
+        "memsight_escalations_started_total",
+        "memsight_escalations_refused_total",
+        "memsight_escalations_finished_total",
         "memsight_build_info",
         "memsight_events_total",
         "memsight_events_lost_total",
@@ -429,6 +446,92 @@ TEST(PrometheusRender, HeapSitesOfADeepSession)
     EXPECT_NE(text.find("memsight_deep_events_lost_total{reason=\"stack\"} 7\n"), std::string::npos);
 }
 
+TEST(PrometheusRender, GovernorAndEscalationFamilies)
+{
+    DeepTierStatus d;
+    SessionOverhead o;
+    o.pid = 42;
+    o.comm = "leaker";
+    o.identity = procfs::identify_container(kDockerCgroup);
+    o.origin = "escalation";
+    o.estimate = 0.375;
+    d.overheads = {o};
+    d.probe_cost_seconds = 6.25e-06;
+    d.overhead_stops = 3;
+    d.escalation_sessions = 1;
+    d.escalations_started = 4;
+    d.escalations_refused[static_cast<size_t>(RefusedReason::Untraceable)] = 2;
+    d.escalations_refused[static_cast<size_t>(RefusedReason::MaxConcurrent)] = 5;
+    d.escalations_finished[static_cast<size_t>(FinishedReason::Duration)] = 1;
+    d.escalations_finished[static_cast<size_t>(FinishedReason::Overhead)] = 2;
+    const std::string text = render_text(render(analysis::AgentSnapshot{}, d, 0));
+    EXPECT_EQ(block(text, "memsight_deep_session_overhead_ratio"),
+              "# HELP memsight_deep_session_overhead_ratio Estimated fraction of the traced processes' CPU time "
+              "spent in the deep-tier probes, per session.\n"
+              "# TYPE memsight_deep_session_overhead_ratio gauge\n"
+              "memsight_deep_session_overhead_ratio{pid=\"42\",comm=\"leaker\",container_id=\"" +
+                  kDockerId + "\",pod_uid=\"\",origin=\"escalation\"} 0.375\n");
+    EXPECT_EQ(block(text, "memsight_deep_probe_hit_cost_seconds"),
+              "# HELP memsight_deep_probe_hit_cost_seconds Calibrated CPU cost of one deep-tier probe hit on this "
+              "machine.\n"
+              "# TYPE memsight_deep_probe_hit_cost_seconds gauge\n"
+              "memsight_deep_probe_hit_cost_seconds 6.25e-06\n");
+    EXPECT_NE(text.find("memsight_deep_overhead_stops_total 3\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("memsight_escalation_sessions 1\n"), std::string::npos);
+    EXPECT_NE(text.find("memsight_escalations_started_total 4\n"), std::string::npos);
+    EXPECT_EQ(block(text, "memsight_escalations_refused_total"),
+              "# HELP memsight_escalations_refused_total Suspected leaks not escalated: the deep tier refused the "
+              "process, or every slot was busy.\n"
+              "# TYPE memsight_escalations_refused_total counter\n"
+              "memsight_escalations_refused_total{reason=\"untraceable\"} 2\n"
+              "memsight_escalations_refused_total{reason=\"max_concurrent\"} 5\n");
+    EXPECT_EQ(block(text, "memsight_escalations_finished_total"),
+              "# HELP memsight_escalations_finished_total Automatically escalated sessions that ended, by reason.\n"
+              "# TYPE memsight_escalations_finished_total counter\n"
+              "memsight_escalations_finished_total{reason=\"duration\"} 1\n"
+              "memsight_escalations_finished_total{reason=\"exited\"} 0\n"
+              "memsight_escalations_finished_total{reason=\"overhead\"} 2\n"
+              "memsight_escalations_finished_total{reason=\"shutdown\"} 0\n");
+    const auto names = family_names(text);
+    const auto at = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) - names.begin(); };
+    EXPECT_EQ(at("memsight_deep_session_overhead_ratio"), at("memsight_deep_events_lost_total") + 1);
+    EXPECT_EQ(at("memsight_deep_probe_hit_cost_seconds"), at("memsight_deep_session_overhead_ratio") + 1);
+    EXPECT_EQ(at("memsight_deep_overhead_stops_total"), at("memsight_deep_probe_hit_cost_seconds") + 1);
+}
+
+TEST(PrometheusRender, SeveralSessionsAreAllExported)
+{
+    analysis::AgentSnapshot s;
+    s.deep_sessions = 2;
+    for (pid_t pid : {41, 42}) {
+        analysis::HeapSite h;
+        h.pid = pid;
+        h.comm = "leaker";
+        h.site = "leak_one_record";
+        h.live_bytes = 1000.0 * pid;
+        s.heap_sites.push_back(h);
+    }
+    DeepTierStatus d;
+    for (pid_t pid : {41, 42}) {
+        SessionOverhead o;
+        o.pid = pid;
+        o.comm = "leaker";
+        o.origin = pid == 41 ? "manual" : "escalation";
+        o.estimate = 0.01 * pid;
+        d.overheads.push_back(o);
+    }
+    const std::string text = render_text(render(s, d, 0));
+    for (pid_t pid : {41, 42}) {
+        const std::string l = "pid=\"" + std::to_string(pid) + "\",comm=\"leaker\",container_id=\"\",pod_uid=\"\"";
+        EXPECT_EQ(samples_with(text, "memsight_heap_live_bytes", l + ",site=\"leak_one_record\""), 1u) << text;
+        EXPECT_EQ(samples_with(text, "memsight_deep_session_overhead_ratio",
+                               l + ",origin=\"" + (pid == 41 ? "manual" : "escalation") + "\""),
+                  1u)
+            << text;
+    }
+    EXPECT_NE(text.find("memsight_deep_sessions 2\n"), std::string::npos);
+}
+
 TEST(PrometheusRender, EmptySnapshotLeavesOutFamiliesWithoutSeries)
 {
     const std::string text = render_text(render(analysis::AgentSnapshot{}, 0));
@@ -437,6 +540,11 @@ TEST(PrometheusRender, EmptySnapshotLeavesOutFamiliesWithoutSeries)
         "memsight_process_exit_peak_resident_bytes",
         "memsight_deep_sessions",
         "memsight_deep_events_lost_total",
+        "memsight_deep_overhead_stops_total",
+        "memsight_escalation_sessions",
+        "memsight_escalations_started_total",
+        "memsight_escalations_refused_total",
+        "memsight_escalations_finished_total",
         "memsight_build_info",
         "memsight_events_total",
         "memsight_events_lost_total",
@@ -452,17 +560,6 @@ TEST(PrometheusRender, EmptySnapshotLeavesOutFamiliesWithoutSeries)
     EXPECT_NE(text.find(h + "_count 0\n"), std::string::npos);
     EXPECT_NE(text.find(h + "_bucket{le=\"+Inf\"} 0\n"), std::string::npos);
     EXPECT_NE(text.find("memsight_process_exits_total 0\n"), std::string::npos);
-}
-
-// Counts the sample lines of `family` whose label set is exactly `labels`.
-size_t samples_with(const std::string& text, const std::string& family, const std::string& labels)
-{
-    size_t n = 0;
-    const std::string prefix = family + "{" + labels + "} ";
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        n += line.rfind(prefix, 0) == 0 ? 1 : 0;
-    return n;
 }
 
 TEST(PrometheusRender, PidReuseMustNotProduceDuplicateSeries)

@@ -1,38 +1,58 @@
 #pragma once
 // The always-on agent: BPF probes + event pump thread + periodic /proc and cgroupfs scans, producing
-// AgentSnapshots for the exporter.
+// AgentSnapshots for the exporter; and the deep-tier sessions it runs (a person's, and automatic escalations on
+// suspected leaks), each watched by the overhead governor.
 #include "agent/deep_watch.h"
+#include "agent/escalation.h"
 #include "agent/event_router.h"
 #include "analysis/snapshot.h"
 #include "config/config.h"
+#include "export/deep_status.h"
 #include "loader/always_on.h"
 
 #include <atomic>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace memsight::agent {
 
 class Agent {
 public:
-    // Loads and attaches the BPF programs; throws UserError on a missing capability, BTF or tracepoint.
+    // Loads and attaches the BPF programs; throws UserError on a missing capability, BTF or tracepoint. With
+    // escalation enabled it also calibrates the probe cost (forks a short-lived child: call it before starting
+    // other threads) and prepares the profile directory.
     explicit Agent(const config::Config& cfg);
     ~Agent();
     Agent(const Agent&) = delete;
     Agent& operator=(const Agent&) = delete;
 
-    // Scans every interval until `stop` becomes true. The first scan happens immediately.
+    // Scans every interval until `stop` becomes true. The first scan happens immediately. Running sessions end
+    // (escalated ones write their profile) before it returns.
     void run(const std::atomic<bool>& stop);
-    // One scan of /proc and cgroupfs (run() calls it; tests and benchmarks may too).
+    // One scan of /proc and cgroupfs, then the deep-tier sessions' readings and escalation (run() calls it; tests
+    // and benchmarks may too).
     void scan_once();
     analysis::AgentSnapshot snapshot() const;
-    // Starts a deep-tier session on these processes (replacing a running one). Throws UserError when none
-    // can be traced.
-    void watch(const std::vector<pid_t>& pids);
+    exporter::DeepTierStatus deep_status() const;
+    // Starts a person's deep-tier session on these processes (replacing a running one) under this overhead budget
+    // (0 = no limit). Throws UserError when none can be traced.
+    void watch(const std::vector<pid_t>& pids, double overhead_budget);
 
 private:
+    struct Running {
+        std::unique_ptr<DeepWatch> watch;
+        ProcessKey key; // escalated sessions: the process whose cool-down starts when it ends
+    };
+
     void pump(const std::atomic<bool>& stop);
+    void govern_sessions();
+    void escalate(Clock::time_point now);
+    void end_session(size_t index, EndReason why);
+    void publish();
+    double cost_per_hit();
 
     config::Config cfg_;
     analysis::ProcessTable table_;
@@ -45,15 +65,20 @@ private:
     EventRouter router_;
     std::unique_ptr<loader::AlwaysOnProbes> probes_;
 
-    std::unique_ptr<DeepWatch> deep_; // used by the scan thread only
+    // Scan thread only.
+    std::vector<Running> sessions_;
+    std::vector<std::future<void>> detaching_; // ended sessions being destroyed; the destructor waits for them
+    EscalationPlanner planner_;
+    std::optional<std::string> profile_dir_; // set when escalated sessions can write profiles there
 
     mutable std::mutex mu_; // guards the fields below
     std::vector<analysis::ContainerView> containers_;
     double scan_seconds_ = 0;
     std::vector<analysis::HeapSite> heap_sites_;
-    bool deep_running_ = false;
+    size_t deep_running_ = 0;
     loader::AllocCounters deep_counters_{};      // sessions that ended
-    loader::AllocCounters deep_counters_live_{}; // the running session
+    loader::AllocCounters deep_counters_live_{}; // the running sessions
+    exporter::DeepTierStatus status_;
 };
 
 } // namespace memsight::agent

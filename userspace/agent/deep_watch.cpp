@@ -1,5 +1,6 @@
 #include "agent/deep_watch.h"
 
+#include "agent/session_profile.h"
 #include "procfs/container.h"
 #include "procfs/proc_parse.h"
 #include "procfs/read_file.h"
@@ -19,22 +20,53 @@ procfs::ContainerIdentity identity_of(pid_t pid)
     return path ? procfs::identify_container(*path) : procfs::ContainerIdentity{};
 }
 
-} // namespace
-
-DeepWatch::DeepWatch(const std::vector<pid_t>& pids, const config::Config& cfg)
-    : start_(std::chrono::steady_clock::now()), max_duration_(cfg.deep_max_duration), top_sites_(cfg.deep_top_sites)
+std::unique_ptr<deep::Session> make_session(const DeepWatchOptions& o)
 {
     deep::SessionOptions opts;
-    opts.pids = pids;
-    opts.sample_bytes = cfg.deep_sample_bytes;
-    session_ = std::make_unique<deep::Session>(opts);
+    opts.pids = o.pids;
+    opts.sample_bytes = o.sample_bytes;
+    return std::make_unique<deep::Session>(opts);
+}
+
+} // namespace
+
+std::string_view end_reason_name(EndReason r)
+{
+    switch (r) {
+    case EndReason::None:
+        return "running";
+    case EndReason::Duration:
+        return "duration";
+    case EndReason::Exited:
+        return "exited";
+    case EndReason::Overhead:
+        return "overhead";
+    case EndReason::Shutdown:
+        return "shutdown";
+    }
+    return "running";
+}
+
+DeepWatch::DeepWatch(const DeepWatchOptions& opts)
+    : session_(make_session(opts)), tracker_(std::make_unique<deep::LeakTracker>(*session_, opts.interval)),
+      governor_(*session_, opts.cost_per_hit_s, opts.overhead_budget), start_(std::chrono::steady_clock::now()),
+      started_(std::chrono::system_clock::now()), max_duration_(opts.max_duration), top_sites_(opts.top_sites),
+      origin_(opts.origin)
+{
     for (const auto& t : session_->targets()) {
-        if (t.refused)
+        if (t.refused) {
             spdlog::warn("deep tier: {}", t.refusal);
+            continue;
+        }
+        if (first_pid_ == 0) {
+            first_pid_ = t.pid;
+            first_comm_ = t.comm;
+        }
         for (const auto& h : t.hooked)
             spdlog::info("deep tier: pid {} ({}): hooked {}", t.pid, t.comm, h);
     }
-    tracker_ = std::make_unique<deep::LeakTracker>(*session_, cfg.interval);
+    first_identity_ = identity_of(first_pid_);
+    governor_.tick(); // the baseline of the CPU and hit counts
 }
 
 void DeepWatch::sample()
@@ -44,9 +76,55 @@ void DeepWatch::sample()
     top_ = top_sites_per_process(tracker_->report(elapsed), top_sites_);
 }
 
-bool DeepWatch::finished() const
+bool DeepWatch::govern()
 {
-    return std::chrono::steady_clock::now() - start_ >= max_duration_ || session_->all_gone();
+    governor_.tick();
+    over_budget_ = over_budget_ || governor_.over_budget();
+    return over_budget_;
+}
+
+EndReason DeepWatch::end_reason() const
+{
+    if (over_budget_)
+        return EndReason::Overhead;
+    if (session_->all_gone())
+        return EndReason::Exited;
+    if (std::chrono::steady_clock::now() - start_ >= max_duration_)
+        return EndReason::Duration;
+    return EndReason::None;
+}
+
+std::optional<exporter::SessionOverhead> DeepWatch::overhead() const
+{
+    const auto e = governor_.estimate();
+    if (!e)
+        return std::nullopt;
+    exporter::SessionOverhead o;
+    o.pid = first_pid_;
+    o.comm = first_comm_;
+    o.identity = first_identity_;
+    o.origin = origin_ == Origin::Escalation ? "escalation" : "manual";
+    o.estimate = *e;
+    return o;
+}
+
+std::string DeepWatch::who() const
+{
+    const auto pids = session_->traced_pids();
+    if (pids.size() <= 1)
+        return "pid " + std::to_string(first_pid_) + " (" + first_comm_ + ")";
+    std::string out = "pids";
+    for (size_t i = 0; i < pids.size(); ++i)
+        out += (i ? ", " : " ") + std::to_string(pids[i]);
+    return out;
+}
+
+std::string DeepWatch::final_profile(const std::string& note)
+{
+    session_->poll(0);
+    tracker_->sample();
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    return session_pprof(*session_, tracker_->report(elapsed), started_, elapsed, note);
 }
 
 std::vector<analysis::HeapSite> top_sites_per_process(const std::vector<deep::SiteReport>& sites, size_t k)

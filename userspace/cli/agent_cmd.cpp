@@ -1,9 +1,11 @@
 #include "agent/agent.h"
 #include "cli/commands.h"
+#include "cli/deep_run.h"
 #include "config/config.h"
 #include "deep/targets.h"
 #include "export/prometheus_exporter.h"
 #include "memsight/version.h"
+#include "util/error.h"
 
 #include <spdlog/spdlog.h>
 
@@ -17,6 +19,7 @@ struct AgentArgs {
     std::string log_level;
     std::vector<pid_t> deep_pids;
     std::string deep_cgroup;
+    std::string deep_budget; // empty: deep.overhead_budget
 };
 
 config::Config effective_config(const AgentArgs& a)
@@ -39,19 +42,26 @@ int run_agent(const AgentArgs& args)
     const config::Config cfg = effective_config(args);
     set_log_level(cfg.log_level);
     const auto& stop = stop_flag();
+    const bool manual = !args.deep_pids.empty() || !args.deep_cgroup.empty();
+    if (!args.deep_budget.empty() && !manual)
+        throw UserError("--deep-overhead-budget applies to the session of --deep-pid or --deep-cgroup; give one");
+    const double budget =
+        args.deep_budget.empty() ? cfg.deep_overhead_budget : budget_arg(args.deep_budget, "--deep-overhead-budget");
     exporter::check_bindable(cfg.listen); // fail fast, before loading BPF
 
+    // Everything that forks (the probe-cost calibration) happens here, before the metrics server's threads.
     agent::Agent agent(cfg);
-    if (!args.deep_pids.empty() || !args.deep_cgroup.empty()) {
+    if (manual) {
         std::vector<pid_t> pids;
         for (pid_t p : args.deep_pids)
             pids.push_back(deep::pid_and_descendants(p, false).front());
         if (!args.deep_cgroup.empty())
             for (pid_t p : deep::processes_of_cgroup(args.deep_cgroup))
                 pids.push_back(p);
-        agent.watch(pids);
+        agent.watch(pids, budget);
     }
-    auto collectable = std::make_shared<exporter::SnapshotCollectable>([&agent] { return agent.snapshot(); });
+    auto collectable = std::make_shared<exporter::SnapshotCollectable>([&agent] { return agent.snapshot(); },
+                                                                       [&agent] { return agent.deep_status(); });
     exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable);
     spdlog::info("memsight {} agent: profile {}, scanning every {} ms, metrics on http://{}{}", kVersion,
                  config::profile_name(cfg.profile), cfg.interval.count(), cfg.listen, cfg.metrics_path);
@@ -72,6 +82,8 @@ void add_agent_command(CLI::App& app, Runner& run)
     cmd->add_option("--log-level", args->log_level, "trace|debug|info|warn|error|off");
     cmd->add_option("--deep-pid", args->deep_pids, "Run a deep-tier session on this process (repeatable)");
     cmd->add_option("--deep-cgroup", args->deep_cgroup, "Run a deep-tier session on a cgroup or container");
+    cmd->add_option("--deep-overhead-budget", args->deep_budget,
+                    "Overhead budget of that session, e.g. 2% (default deep.overhead_budget; 0 = no limit)");
     cmd->callback([&run, args] { run = [args] { return run_agent(*args); }; });
 }
 

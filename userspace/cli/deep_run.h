@@ -1,5 +1,5 @@
 #pragma once
-// Runs one deep-tier session in the foreground for `leaks` and `profile`.
+// Runs one deep-tier session in the foreground for `leaks` and `profile`, under the overhead budget.
 #include "deep/leak_tracker.h"
 #include "deep/session.h"
 
@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
 
 namespace memsight::cli {
 
@@ -15,6 +17,12 @@ struct DeepRun {
     std::unique_ptr<deep::LeakTracker> tracker;
     double elapsed_s = 0;
     std::chrono::system_clock::time_point started;
+    std::string ended; // "duration", "interrupted", "exited" or "overhead" (stopped by the budget)
+    // The overhead governor: the budget (0 = none), the last estimate and the per-hit cost it used.
+    double overhead_budget = 0;
+    std::optional<double> overhead_estimate;
+    double cost_per_hit_s = 0;
+    bool cost_measured = false;
 };
 
 // Who to trace, from the command line.
@@ -24,10 +32,22 @@ struct DeepTargets {
     std::string cgroup; // path or container id
 };
 void add_target_options(CLI::App* cmd, DeepTargets& t);
+// --overhead-budget (default 2%; 0 = no limit), shared by leaks and profile.
+void add_budget_option(CLI::App* cmd, std::string& budget);
+// Parses a budget flag ("2%", "0.02", "0"); throws UserError naming the flag.
+double budget_arg(const std::string& s, const char* option);
 
-// Attaches to the targets, reads every interval until the duration ends, Ctrl-C, or the process exits (a normal
-// end: the report holds what the session saw). Throws UserError when the process cannot be traced.
-DeepRun run_deep_session(const DeepTargets& targets, uint64_t sample_bytes, std::chrono::milliseconds duration,
-                         std::chrono::milliseconds interval, std::chrono::milliseconds min_age);
+struct DeepRunOptions {
+    uint64_t sample_bytes = 1;
+    std::chrono::milliseconds duration{std::chrono::seconds(30)};
+    std::chrono::milliseconds interval{std::chrono::seconds(5)};
+    std::chrono::milliseconds min_age{std::chrono::seconds(10)};
+    double overhead_budget = 0.02; // 0 = no limit
+};
+
+// Attaches to the targets, reads every interval until the duration ends, Ctrl-C, the process exits (a normal end:
+// the report holds what the session saw) or the overhead budget is exceeded (one warning line says why; the report
+// holds what was seen until then). Throws UserError when the process cannot be traced.
+DeepRun run_deep_session(const DeepTargets& targets, const DeepRunOptions& options);
 
 } // namespace memsight::cli

@@ -1,3 +1,4 @@
+#include "agent/overhead.h"
 #include "cli/commands.h"
 #include "cli/deep_run.h"
 #include "deep/leak_tracker.h"
@@ -20,6 +21,7 @@ struct LeaksArgs {
     uint64_t sample_bytes = 1;
     size_t top = 10;
     std::string format = "text";
+    std::string overhead_budget = "2%";
 };
 
 std::string human(double bytes)
@@ -41,9 +43,10 @@ const char* kCounterNames[] = {
     "lost_stack",     "lost_entry_map_full", "lost_ringbuf_full"};
 static_assert(std::size(kCounterNames) == MEMSIGHT_ACNT__MAX);
 
-nlohmann::ordered_json to_json(const deep::Session& session, const std::vector<deep::SiteReport>& sites,
-                               double elapsed_s, const LeaksArgs& a)
+nlohmann::ordered_json to_json(const DeepRun& run, const std::vector<deep::SiteReport>& sites, const LeaksArgs& a)
 {
+    const deep::Session& session = *run.session;
+    const double elapsed_s = run.elapsed_s;
     nlohmann::ordered_json j;
     j["version"] = 1;
     j["duration_seconds"] = elapsed_s;
@@ -65,6 +68,12 @@ nlohmann::ordered_json to_json(const deep::Session& session, const std::vector<d
     auto& counters = j["counters"] = nlohmann::ordered_json::object();
     for (size_t i = 0; i < c.size(); ++i)
         counters[kCounterNames[i]] = c[i];
+    j["ended"] = run.ended;
+    auto& overhead = j["overhead"] = nlohmann::ordered_json::object();
+    overhead["budget"] = run.overhead_budget;
+    overhead["estimate"] = run.overhead_estimate ? nlohmann::ordered_json(*run.overhead_estimate) : nullptr;
+    overhead["cost_per_hit_seconds"] = run.cost_per_hit_s;
+    overhead["cost_measured"] = run.cost_measured;
     auto& out = j["sites"] = nlohmann::ordered_json::array();
     for (size_t i = 0; i < std::min(a.top, sites.size()); ++i) {
         const auto& s = sites[i];
@@ -89,9 +98,10 @@ nlohmann::ordered_json to_json(const deep::Session& session, const std::vector<d
     return j;
 }
 
-void print_text(const deep::Session& session, const std::vector<deep::SiteReport>& sites, double elapsed_s,
-                const LeaksArgs& a)
+void print_text(const DeepRun& run, const std::vector<deep::SiteReport>& sites, const LeaksArgs& a)
 {
+    const deep::Session& session = *run.session;
+    const double elapsed_s = run.elapsed_s;
     std::printf(
         "memsight leaks: %.1f s, %s\n", elapsed_s,
         session.sample_bytes() <= 1
@@ -118,6 +128,10 @@ void print_text(const deep::Session& session, const std::vector<deep::SiteReport
                 static_cast<unsigned long long>(c[MEMSIGHT_ACNT_LOST_SITES_FULL]),
                 static_cast<unsigned long long>(c[MEMSIGHT_ACNT_LOST_STACK]),
                 static_cast<unsigned long long>(c[MEMSIGHT_ACNT_IMPLICIT_FREES]));
+    if (run.overhead_budget > 0)
+        std::printf("overhead: %s%.1f%% of the traced CPU estimated (budget %s)%s\n", run.overhead_estimate ? "" : "~",
+                    run.overhead_estimate.value_or(0) * 100, agent::format_budget(run.overhead_budget).c_str(),
+                    run.ended == "overhead" ? "; STOPPED early by the budget" : "");
     size_t shown = 0;
     for (const auto& s : sites) {
         if (shown++ == a.top)
@@ -139,13 +153,18 @@ int run_leaks(const LeaksArgs& a)
 {
     if (a.format != "text" && a.format != "json")
         throw UserError("--format must be text or json, got '" + a.format + "'");
-    DeepRun run = run_deep_session(a.targets, a.sample_bytes, duration_arg(a.duration, "--duration"),
-                                   duration_arg(a.interval, "--interval"), duration_arg(a.min_age, "--min-age"));
+    DeepRunOptions o;
+    o.sample_bytes = a.sample_bytes;
+    o.duration = duration_arg(a.duration, "--duration");
+    o.interval = duration_arg(a.interval, "--interval");
+    o.min_age = duration_arg(a.min_age, "--min-age");
+    o.overhead_budget = budget_arg(a.overhead_budget, "--overhead-budget");
+    DeepRun run = run_deep_session(a.targets, o);
     const auto sites = run.tracker->report(run.elapsed_s);
     if (a.format == "json")
-        std::printf("%s\n", to_json(*run.session, sites, run.elapsed_s, a).dump(2).c_str());
+        std::printf("%s\n", to_json(run, sites, a).dump(2).c_str());
     else
-        print_text(*run.session, sites, run.elapsed_s, a);
+        print_text(run, sites, a);
     return 0;
 }
 
@@ -163,6 +182,7 @@ void add_leaks_command(CLI::App& app, Runner& run)
     cmd->add_option("--sample-bytes", args->sample_bytes, "Mean bytes between samples; 1 = every allocation (default)");
     cmd->add_option("--top", args->top, "Sites to show (default 10)");
     cmd->add_option("--format", args->format, "text or json");
+    add_budget_option(cmd, args->overhead_budget);
     cmd->callback([&run, args] { run = [args] { return run_leaks(*args); }; });
 }
 

@@ -1,3 +1,4 @@
+#include "agent/session_profile.h"
 #include "cli/commands.h"
 #include "cli/deep_run.h"
 #include "profile/profile.h"
@@ -5,7 +6,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cmath>
 #include <fstream>
 
 namespace memsight::cli {
@@ -18,12 +18,8 @@ struct ProfileArgs {
     std::string format = "pprof";
     std::string value = "inuse_space";
     uint64_t sample_bytes = 1;
+    std::string overhead_budget = "2%";
 };
-
-int64_t rounded(double v)
-{
-    return static_cast<int64_t>(std::llround(v));
-}
 
 int run_profile(const ProfileArgs& a)
 {
@@ -31,34 +27,25 @@ int run_profile(const ProfileArgs& a)
         throw UserError("--format must be pprof or folded, got '" + a.format + "'");
     if (a.output.empty())
         throw UserError("--output FILE is required");
-    const auto duration = duration_arg(a.duration, "--duration");
-    DeepRun run = run_deep_session(a.targets, a.sample_bytes, duration, duration, std::chrono::seconds(0));
+    DeepRunOptions o;
+    o.sample_bytes = a.sample_bytes;
+    o.duration = duration_arg(a.duration, "--duration");
+    o.interval = o.duration;
+    o.min_age = std::chrono::seconds(0);
+    o.overhead_budget = budget_arg(a.overhead_budget, "--overhead-budget");
+    DeepRun run = run_deep_session(a.targets, o);
 
-    std::vector<profile::Sample> samples;
+    const auto sites = run.tracker->report(run.elapsed_s);
+    const auto samples = agent::profile_samples(sites);
     std::string comm;
-    for (const auto& s : run.tracker->report(run.elapsed_s)) {
-        profile::Sample p;
-        for (const auto& f : s.frames)
-            p.stack.push_back({f.function, f.module, f.address, f.module_offset});
-        p.alloc_objects = rounded(s.alloc_count);
-        p.alloc_space = rounded(s.alloc_bytes);
-        p.inuse_objects = rounded(s.live_count);
-        p.inuse_space = rounded(s.live_bytes);
+    for (const auto& s : sites)
         comm = s.comm.empty() ? comm : s.comm;
-        samples.push_back(std::move(p));
-    }
     std::string data;
-    if (a.format == "pprof") {
-        profile::ProfileMeta meta;
-        meta.time_nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(run.started.time_since_epoch()).count();
-        meta.duration_nanos = static_cast<int64_t>(run.elapsed_s * 1e9);
-        meta.sample_period = static_cast<int64_t>(run.session->sample_bytes());
-        const auto& t = run.session->targets().front();
-        meta.comment = "memsight deep tier, pid " + std::to_string(t.pid) + " (" + t.comm + "), " + t.active;
-        data = profile::to_pprof_gz(samples, meta);
-    } else {
+    if (a.format == "pprof")
+        data = agent::session_pprof(*run.session, sites, run.started, run.elapsed_s,
+                                    run.ended == "overhead" ? "stopped early by the overhead budget" : "");
+    else
         data = profile::to_folded(samples, a.value, comm);
-    }
     std::ofstream out(a.output, std::ios::binary | std::ios::trunc);
     if (!out || !out.write(data.data(), static_cast<std::streamsize>(data.size())))
         throw UserError("cannot write " + a.output);
@@ -78,6 +65,7 @@ void add_profile_command(CLI::App& app, Runner& run)
     cmd->add_option("--format", args->format, "pprof (gzipped profile.proto) or folded");
     cmd->add_option("--value", args->value, "folded only: inuse_space|inuse_objects|alloc_space|alloc_objects");
     cmd->add_option("--sample-bytes", args->sample_bytes, "Mean bytes between samples; 1 = every allocation");
+    add_budget_option(cmd, args->overhead_budget);
     cmd->callback([&run, args] { run = [args] { return run_profile(*args); }; });
 }
 

@@ -10,6 +10,8 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <span>
@@ -25,9 +27,15 @@ using namespace std::chrono_literals;
 
 constexpr std::array<std::string_view, 6> kLogLevels{"trace", "debug", "info", "warn", "error", "off"};
 
-constexpr std::array<std::string_view, 10> kTopKeys{"profile",   "listen",     "metrics_path", "interval", "log_level",
-                                                    "processes", "exit_peaks", "oom",          "kernel",   "deep"};
-constexpr std::array<std::string_view, 3> kDeepKeys{"sample_bytes", "top_sites", "max_duration"};
+constexpr std::array<std::string_view, 11> kTopKeys{"profile",   "listen",    "metrics_path", "interval",
+                                                    "log_level", "processes", "exit_peaks",   "oom",
+                                                    "kernel",    "deep",      "escalation"};
+constexpr std::array<std::string_view, 4> kDeepKeys{"sample_bytes", "top_sites", "max_duration", "overhead_budget"};
+constexpr std::array<std::string_view, 8> kEscalationKeys{"enabled",        "threshold", "duration",    "cooldown",
+                                                          "max_concurrent", "selector",  "profile_dir", "retention"};
+constexpr std::array<std::string_view, 4> kSelectorKeys{"include_comm", "exclude_comm", "include_cgroup",
+                                                        "exclude_cgroup"};
+constexpr std::array<std::string_view, 2> kRetentionKeys{"max_files", "max_age"};
 constexpr std::array<std::string_view, 3> kProcessesKeys{"top_by_rss", "top_by_growth", "growth_window"};
 constexpr std::array<std::string_view, 2> kExitPeaksKeys{"top", "window"};
 constexpr std::array<std::string_view, 1> kOomKeys{"max_series"};
@@ -159,6 +167,70 @@ Problem check_listen(std::string_view s)
     return std::nullopt;
 }
 
+std::string shown_number(double v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%g", v);
+    return buf;
+}
+
+Problem check_budget(double v)
+{
+    if (!(v >= 0 && v <= limits::kMaxOverheadBudget))
+        return "must be between 0 and 1 (0% and 100%; 0 = no limit), got " + shown_number(v);
+    return std::nullopt;
+}
+
+Problem check_threshold(double v)
+{
+    if (!(v > 0 && v <= 1))
+        return "must be greater than 0 and at most 1, got " + shown_number(v);
+    return std::nullopt;
+}
+
+Problem check_profile_dir(std::string_view s)
+{
+    if (s.empty())
+        return std::nullopt; // no profile files
+    if (s.front() != '/')
+        return "must be an absolute path (or empty: write no profiles), got " + quoted(s);
+    for (unsigned char ch : s)
+        if (ch < ' ' || ch == 0x7f)
+            return "must not contain control characters, got " + quoted(s);
+    return std::nullopt;
+}
+
+Problem check_comm_entry(std::string_view s)
+{
+    if (s.empty())
+        return "entries must be non-empty command names or globs like java or python*";
+    return std::nullopt;
+}
+
+Problem check_cgroup_entry(std::string_view s)
+{
+    if (!s.empty() && s.front() == '/')
+        return std::nullopt;
+    const bool hex = std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    });
+    if (!hex || s.size() < 12 || s.size() > 64)
+        return "entries must be a cgroup path starting with '/' or a container id of 12 to 64 hex digits, got " +
+               quoted(s);
+    return std::nullopt;
+}
+
+Problem check_list(const std::vector<std::string>& list, Problem (*check)(std::string_view))
+{
+    if (list.size() > limits::kMaxSelectorEntries)
+        return "at most " + std::to_string(limits::kMaxSelectorEntries) + " entries, got " +
+               std::to_string(list.size());
+    for (const auto& e : list)
+        if (Problem p = check(e))
+            return p;
+    return std::nullopt;
+}
+
 Problem check_growth_vs_interval(const Config& c)
 {
     if (c.growth_window < c.interval)
@@ -274,7 +346,11 @@ public:
                     else if (d.name == "max_duration")
                         cfg.deep_max_duration =
                             duration(d, "deep.max_duration", limits::kMinDeepDuration, limits::kMaxDeepDuration);
+                    else if (d.name == "overhead_budget")
+                        cfg.deep_overhead_budget = ratio(d, "deep.overhead_budget", check_budget);
                 }
+            } else if (e.name == "escalation") {
+                load_escalation(e, cfg.escalation);
             }
         }
 
@@ -294,6 +370,100 @@ private:
         YAML::Node value;
         int line; // 0-based line of the value (of the key when the value is empty)
     };
+
+    void load_escalation(const Entry& section, Config::Escalation& esc) const
+    {
+        for (const Entry& k : entries(section.value, "escalation", kEscalationKeys, section.line)) {
+            if (k.name == "enabled") {
+                esc.enabled = boolean(k, "escalation.enabled");
+            } else if (k.name == "threshold") {
+                esc.threshold = number(k, "escalation.threshold", "a number like 0.8", check_threshold);
+            } else if (k.name == "duration") {
+                esc.duration = duration(k, "escalation.duration", limits::kMinDeepDuration, limits::kMaxDeepDuration);
+            } else if (k.name == "cooldown") {
+                esc.cooldown = duration(k, "escalation.cooldown", limits::kMinCooldown, limits::kMaxCooldown);
+            } else if (k.name == "max_concurrent") {
+                esc.max_concurrent = count(k, "escalation.max_concurrent", 1, limits::kMaxConcurrentEscalations);
+            } else if (k.name == "profile_dir") {
+                const std::string s = scalar(k, "escalation.profile_dir", "a directory path");
+                esc.profile_dir = checked(k, "escalation.profile_dir", s, check_profile_dir);
+            } else if (k.name == "selector") {
+                for (const Entry& l : entries(k.value, "escalation.selector", kSelectorKeys, k.line)) {
+                    const std::string path = "escalation.selector." + l.name;
+                    const bool comm = l.name.ends_with("_comm");
+                    auto list = strings(l, path, comm ? check_comm_entry : check_cgroup_entry);
+                    if (l.name == "include_comm")
+                        esc.selector.include_comm = std::move(list);
+                    else if (l.name == "exclude_comm")
+                        esc.selector.exclude_comm = std::move(list);
+                    else if (l.name == "include_cgroup")
+                        esc.selector.include_cgroup = std::move(list);
+                    else
+                        esc.selector.exclude_cgroup = std::move(list);
+                }
+            } else if (k.name == "retention") {
+                for (const Entry& r : entries(k.value, "escalation.retention", kRetentionKeys, k.line)) {
+                    if (r.name == "max_files")
+                        esc.retention_max_files =
+                            count(r, "escalation.retention.max_files", 1, limits::kMaxRetentionFiles);
+                    else
+                        esc.retention_max_age = duration(r, "escalation.retention.max_age", limits::kMinRetentionAge,
+                                                         limits::kMaxRetentionAge);
+                }
+            }
+        }
+    }
+
+    // A fraction or percentage ("0.02", "2%"), range-checked by `check`.
+    double ratio(const Entry& e, std::string_view path, Problem (*check)(double)) const
+    {
+        const std::string s = scalar(e, path, "a fraction like 0.02 or a percentage like 2%");
+        double v = 0;
+        try {
+            v = parse_ratio(s);
+        } catch (const ConfigError&) {
+            fail(e.line,
+                 std::string(path) + ": expected a fraction like 0.02 or a percentage like 2%, got " + quoted(s));
+        }
+        if (Problem p = check(v))
+            fail(e.line, std::string(path) + ": " + *p);
+        return v;
+    }
+
+    // A plain decimal number (no percent sign), range-checked by `check`.
+    double number(const Entry& e, std::string_view path, std::string_view expected, Problem (*check)(double)) const
+    {
+        const std::string s = scalar(e, path, expected);
+        double v = 0;
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::fixed);
+        if (s.empty() || ec != std::errc{} || end != s.data() + s.size())
+            fail(e.line, std::string(path) + ": expected " + std::string(expected) + ", got " + quoted(s));
+        if (Problem p = check(v))
+            fail(e.line, std::string(path) + ": " + *p);
+        return v;
+    }
+
+    // A YAML list of non-empty strings (flow [a, b] or block "- a"); an empty value is an empty list.
+    std::vector<std::string> strings(const Entry& e, std::string_view path, Problem (*check)(std::string_view)) const
+    {
+        std::vector<std::string> out;
+        if (e.value.IsNull())
+            return out;
+        if (!e.value.IsSequence())
+            fail(e.line, std::string(path) + ": expected a list like [a, b], got " + describe(e.value));
+        for (const auto& item : e.value) {
+            const int line = item.Mark().line >= 0 ? item.Mark().line : e.line;
+            if (!item.IsScalar())
+                fail(line, std::string(path) + ": expected a list of names, got " + describe(item) + " in it");
+            if (Problem p = check(item.Scalar()))
+                fail(line, std::string(path) + ": " + *p);
+            out.push_back(item.Scalar());
+        }
+        if (out.size() > limits::kMaxSelectorEntries)
+            fail(e.line, std::string(path) + ": at most " + std::to_string(limits::kMaxSelectorEntries) +
+                             " entries, got " + std::to_string(out.size()));
+        return out;
+    }
 
     [[noreturn]] void fail(int line0, const std::string& msg) const
     {
@@ -432,6 +602,11 @@ Config defaults_for(Profile p)
         c.top_processes_by_rss = 30;
         c.top_processes_by_growth = 10;
         c.growth_window = 5min;
+        // Staging tries more suspects, a little sooner again, and tolerates a costlier session.
+        c.deep_overhead_budget = 0.05;
+        c.escalation.threshold = 0.7;
+        c.escalation.cooldown = 30min;
+        c.escalation.max_concurrent = 2;
         break;
     case Profile::Dev:
         c.interval = 2s;
@@ -440,6 +615,14 @@ Config defaults_for(Profile p)
         c.growth_window = 1min;
         c.exit_peaks_window = 1min;
         c.log_level = "info";
+        // Developers want the call sites early and can afford the slowdown on their own machine.
+        c.deep_overhead_budget = 0.10;
+        c.escalation.threshold = 0.5;
+        c.escalation.duration = 1min;
+        c.escalation.cooldown = 10min;
+        c.escalation.max_concurrent = 2;
+        c.escalation.retention_max_files = 20;
+        c.escalation.retention_max_age = 24h;
         break;
     }
     return c;
@@ -519,6 +702,30 @@ Duration parse_duration(std::string_view s)
     return Duration{total};
 }
 
+double parse_ratio(std::string_view s)
+{
+    const bool percent = !s.empty() && s.back() == '%';
+    const std::string_view number = percent ? s.substr(0, s.size() - 1) : s;
+    double v = 0;
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), v, std::chars_format::fixed);
+    if (number.empty() || ec != std::errc{} || end != number.data() + number.size() || !std::isfinite(v))
+        throw ConfigError("expected a fraction like 0.02 or a percentage like 2%, got " + quoted(s));
+    return percent ? v / 100.0 : v;
+}
+
+std::string format_ratio(double r)
+{
+    // The fewest decimals that parse back to the same value (no exponent: parse_ratio takes fixed notation).
+    char buf[64];
+    for (int decimals = 0; decimals <= 20; ++decimals) {
+        std::snprintf(buf, sizeof(buf), "%.*f%%", decimals, r * 100.0);
+        if (parse_ratio(buf) == r)
+            return buf;
+    }
+    std::snprintf(buf, sizeof(buf), "%.25f", r);
+    return buf;
+}
+
 std::string format_duration(Duration d)
 {
     int64_t ms = d.count();
@@ -561,6 +768,23 @@ void validate(const Config& c)
     check("kernel.ringbuf_bytes", check_ringbuf(c.ringbuf_bytes));
     check("kernel.page_faults.sample_period",
           check_count(c.page_fault_sample_period, 0, limits::kMaxPageFaultSamplePeriod));
+    check("deep.sample_bytes", check_count(c.deep_sample_bytes, 1, limits::kMaxDeepSampleBytes));
+    check("deep.top_sites", check_count(c.deep_top_sites, 1, limits::kMaxDeepTopSites));
+    check("deep.max_duration", check_duration(c.deep_max_duration, limits::kMinDeepDuration, limits::kMaxDeepDuration));
+    check("deep.overhead_budget", check_budget(c.deep_overhead_budget));
+    const auto& e = c.escalation;
+    check("escalation.threshold", check_threshold(e.threshold));
+    check("escalation.duration", check_duration(e.duration, limits::kMinDeepDuration, limits::kMaxDeepDuration));
+    check("escalation.cooldown", check_duration(e.cooldown, limits::kMinCooldown, limits::kMaxCooldown));
+    check("escalation.max_concurrent", check_count(e.max_concurrent, 1, limits::kMaxConcurrentEscalations));
+    check("escalation.selector.include_comm", check_list(e.selector.include_comm, check_comm_entry));
+    check("escalation.selector.exclude_comm", check_list(e.selector.exclude_comm, check_comm_entry));
+    check("escalation.selector.include_cgroup", check_list(e.selector.include_cgroup, check_cgroup_entry));
+    check("escalation.selector.exclude_cgroup", check_list(e.selector.exclude_cgroup, check_cgroup_entry));
+    check("escalation.profile_dir", check_profile_dir(e.profile_dir));
+    check("escalation.retention.max_files", check_count(e.retention_max_files, 1, limits::kMaxRetentionFiles));
+    check("escalation.retention.max_age",
+          check_duration(e.retention_max_age, limits::kMinRetentionAge, limits::kMaxRetentionAge));
 }
 
 void apply_overrides(Config& c, const Overrides& o)

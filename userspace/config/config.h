@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace memsight::config {
 
@@ -40,6 +41,30 @@ struct Config {
     uint64_t deep_sample_bytes = 65536;                   // mean bytes between samples; 1 = exact
     uint32_t deep_top_sites = 5;                          // per-site series per watched process
     Duration deep_max_duration{std::chrono::minutes(10)}; // a session ends after this
+    // Largest fraction of a traced process's CPU time the probes may take before the session is stopped (every
+    // agent session; leaks/profile have --overhead-budget). 0 = no limit. See docs/escalation.md.
+    double deep_overhead_budget = 0.02;
+
+    // Which processes automatic escalation may trace. Empty include lists allow everything; an exclude match
+    // always wins. comm entries are fnmatch(3) globs on /proc/PID/comm; cgroup entries are a memory-cgroup path
+    // (that cgroup and everything below it) or a container id prefix of 12 to 64 hex digits.
+    struct Selector {
+        std::vector<std::string> include_comm, exclude_comm, include_cgroup, exclude_cgroup;
+        friend bool operator==(const Selector&, const Selector&) = default;
+    };
+    // Automatic deep-tier sessions on processes whose leak suspicion crosses `threshold`.
+    struct Escalation {
+        bool enabled = true;
+        double threshold = 0.8;                     // leak suspicion (0..1] that starts a session
+        Duration duration{std::chrono::minutes(2)}; // length of one escalated session
+        Duration cooldown{std::chrono::hours(1)};   // no new session on the same process (pid + start) before
+        uint32_t max_concurrent = 1;                // escalated sessions at once (person-started not counted)
+        Selector selector;
+        std::string profile_dir = "/var/lib/memsight/profiles"; // pprof files at each session's end; "" = none
+        uint32_t retention_max_files = 50;                      // oldest removed first beyond this many ...
+        Duration retention_max_age{std::chrono::hours(7 * 24)}; // ... and any older than this
+        friend bool operator==(const Escalation&, const Escalation&) = default;
+    } escalation;
 
     friend bool operator==(const Config&, const Config&) = default;
 };
@@ -62,6 +87,14 @@ inline constexpr uint64_t kMaxDeepSampleBytes = 1ull << 30;
 inline constexpr uint32_t kMaxDeepTopSites = 100;
 inline constexpr Duration kMinDeepDuration{std::chrono::seconds(1)};
 inline constexpr Duration kMaxDeepDuration{std::chrono::hours(24)};
+inline constexpr double kMaxOverheadBudget = 1.0;                // deep.overhead_budget 0..1, 0 = no limit
+inline constexpr Duration kMinCooldown{std::chrono::seconds(1)}; // escalation.cooldown
+inline constexpr Duration kMaxCooldown{std::chrono::hours(7 * 24)};
+inline constexpr uint32_t kMaxConcurrentEscalations = 16;
+inline constexpr uint32_t kMaxRetentionFiles = 100000;
+inline constexpr Duration kMinRetentionAge{std::chrono::minutes(1)};
+inline constexpr Duration kMaxRetentionAge{std::chrono::hours(24 * 366)};
+inline constexpr size_t kMaxSelectorEntries = 1000; // per selector list
 } // namespace limits
 
 // Thrown with one line a user can act on, e.g. "config.yaml:7: unknown key 'intervall'".
@@ -84,6 +117,12 @@ Config load_file(const std::string& path);
 
 // The embedded default configuration file (documented, every key with its default).
 std::string_view embedded_default_yaml();
+
+// A fraction ("0.02") or a percentage ("2%", "0.5%") as a fraction; throws ConfigError when it is neither (the
+// range is the caller's to check).
+double parse_ratio(std::string_view s);
+// The shortest percentage that parses back to the same fraction: "2%", "0.5%", "0%".
+std::string format_ratio(double r);
 
 // Formats a duration in the syntax parse_duration accepts, shortest form: "10s", "1h30m", "1s500ms", "0s".
 std::string format_duration(Duration d);

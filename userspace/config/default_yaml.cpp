@@ -75,6 +75,41 @@ deep:
   top_sites: 5
   # A session ends after this long (its series disappear). 1s..24h.
   max_duration: 10m
+  # Overhead governor: a session is stopped when its probes take more than this fraction of the traced
+  # processes' CPU time (docs/escalation.md). A fraction (0.02) or a percentage (2%); 0 = no limit.
+  overhead_budget: 2%
+
+# Automatic escalation: a deep-tier session on a process whose leak suspicion crosses the threshold,
+# time-boxed, exported as memsight_heap_* and written as a pprof file at its end (docs/escalation.md).
+escalation:
+  # Turn automatic escalation on or off: true | false.
+  enabled: true
+  # Leak suspicion (memsight_process_leak_suspicion) that starts a session. Greater than 0, at most 1.
+  threshold: 0.8
+  # Length of one escalated session. 1s..24h.
+  duration: 2m
+  # No new session on the same process (pid and start time) for this long after one ended. 1s..168h.
+  cooldown: 1h
+  # Escalated sessions running at once (sessions started with --deep-pid are not counted). 1..16.
+  max_concurrent: 1
+  # Which processes may be escalated. Empty include lists allow every process; an exclude match wins.
+  selector:
+    # Command names (/proc/PID/comm), fnmatch globs like java or python*.
+    include_comm: []
+    # Command names never escalated.
+    exclude_comm: []
+    # Memory-cgroup paths (that cgroup and below) or container ids (12 to 64 hex digits).
+    include_cgroup: []
+    # Cgroups or containers never escalated.
+    exclude_cgroup: []
+  # Directory of the pprof files written at each session's end (created if missing); "" = no files.
+  profile_dir: /var/lib/memsight/profiles
+  # Profile files kept in profile_dir; the oldest are removed first.
+  retention:
+    # At most this many files. 1..100000.
+    max_files: 50
+    # None older than this. 1m..8784h.
+    max_age: 168h
 )yaml";
 
 } // namespace

@@ -188,7 +188,7 @@ void render_ooms_and_exits(const analysis::AgentSnapshot& s, std::vector<MetricF
     recent.into(out);
 }
 
-void render_heap(const analysis::AgentSnapshot& s, std::vector<MetricFamily>& out)
+void render_heap(const analysis::AgentSnapshot& s, const DeepTierStatus& deep, std::vector<MetricFamily>& out)
 {
     Family live("memsight_heap_live_bytes", "Live heap bytes allocated at a call site of a watched process.",
                 MetricType::Gauge);
@@ -211,7 +211,8 @@ void render_heap(const analysis::AgentSnapshot& s, std::vector<MetricFamily>& ou
     for (Family* f : {&live, &objects, &allocated, &freed, &growing})
         f->into(out);
 
-    Family sessions("memsight_deep_sessions", "Deep-tier sessions running.", MetricType::Gauge);
+    Family sessions("memsight_deep_sessions", "Deep-tier sessions running (person-started and escalated).",
+                    MetricType::Gauge);
     sessions.add({}, d(s.deep_sessions));
     sessions.into(out);
     const auto& c = s.deep_counters;
@@ -223,6 +224,42 @@ void render_heap(const analysis::AgentSnapshot& s, std::vector<MetricFamily>& ou
     lost.add({{"reason", "entry_map_full"}}, d(c[MEMSIGHT_ACNT_LOST_ENTRY_FULL]));
     lost.add({{"reason", "ringbuf_full"}}, d(c[MEMSIGHT_ACNT_LOST_RINGBUF_FULL]));
     lost.into(out);
+
+    Family overhead("memsight_deep_session_overhead_ratio",
+                    "Estimated fraction of the traced processes' CPU time spent in the deep-tier probes, per session.",
+                    MetricType::Gauge);
+    for (const auto& o : deep.overheads)
+        overhead.add(with(process_labels(o.pid, o.comm, o.identity), "origin", o.origin), o.estimate);
+    overhead.into(out);
+    Family cost("memsight_deep_probe_hit_cost_seconds",
+                "Calibrated CPU cost of one deep-tier probe hit on this machine.", MetricType::Gauge);
+    if (deep.probe_cost_seconds)
+        cost.add({}, *deep.probe_cost_seconds);
+    cost.into(out);
+    Family stops("memsight_deep_overhead_stops_total", "Deep-tier sessions stopped by the overhead budget.",
+                 MetricType::Counter);
+    stops.add({}, d(deep.overhead_stops));
+    stops.into(out);
+
+    Family running("memsight_escalation_sessions", "Automatically escalated deep-tier sessions running.",
+                   MetricType::Gauge);
+    running.add({}, d(deep.escalation_sessions));
+    running.into(out);
+    Family started("memsight_escalations_started_total", "Deep-tier sessions started automatically on suspected leaks.",
+                   MetricType::Counter);
+    started.add({}, d(deep.escalations_started));
+    started.into(out);
+    Family refused("memsight_escalations_refused_total",
+                   "Suspected leaks not escalated: the deep tier refused the process, or every slot was busy.",
+                   MetricType::Counter);
+    for (size_t i = 0; i < kRefusedReasonNames.size(); ++i)
+        refused.add({{"reason", std::string(kRefusedReasonNames[i])}}, d(deep.escalations_refused[i]));
+    refused.into(out);
+    Family finished("memsight_escalations_finished_total", "Automatically escalated sessions that ended, by reason.",
+                    MetricType::Counter);
+    for (size_t i = 0; i < kFinishedReasonNames.size(); ++i)
+        finished.add({{"reason", std::string(kFinishedReasonNames[i])}}, d(deep.escalations_finished[i]));
+    finished.into(out);
 }
 
 void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, std::vector<MetricFamily>& out)
@@ -265,15 +302,21 @@ void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, s
 
 } // namespace
 
-std::vector<MetricFamily> render(const analysis::AgentSnapshot& s, double last_scrape_seconds)
+std::vector<MetricFamily> render(const analysis::AgentSnapshot& s, const DeepTierStatus& deep,
+                                 double last_scrape_seconds)
 {
     std::vector<MetricFamily> out;
     render_processes(s, out);
     render_containers(s, out);
     render_ooms_and_exits(s, out);
-    render_heap(s, out);
+    render_heap(s, deep, out);
     render_self(s, last_scrape_seconds, out);
     return out;
+}
+
+std::vector<MetricFamily> render(const analysis::AgentSnapshot& s, double last_scrape_seconds)
+{
+    return render(s, DeepTierStatus{}, last_scrape_seconds);
 }
 
 std::string render_text(const std::vector<MetricFamily>& families)
@@ -284,7 +327,7 @@ std::string render_text(const std::vector<MetricFamily>& families)
 std::vector<MetricFamily> SnapshotCollectable::Collect() const
 {
     const auto start = std::chrono::steady_clock::now();
-    auto families = render(source_(), last_scrape_seconds_.load());
+    auto families = render(source_(), deep_ ? deep_() : DeepTierStatus{}, last_scrape_seconds_.load());
     last_scrape_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return families;
 }
