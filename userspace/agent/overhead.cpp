@@ -38,11 +38,11 @@ double thread_cpu_seconds()
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-bool read_all(int fd, void* buf, size_t n)
+// Moves n bytes through read(2) or write(2), retrying short transfers and EINTR.
+template <typename Byte, typename Op> bool transfer_all(int fd, Byte* p, size_t n, Op op)
 {
-    auto* p = static_cast<char*>(buf);
     while (n > 0) {
-        const ssize_t r = ::read(fd, p, n);
+        const ssize_t r = op(fd, p, n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -53,19 +53,14 @@ bool read_all(int fd, void* buf, size_t n)
     return true;
 }
 
+bool read_all(int fd, void* buf, size_t n)
+{
+    return transfer_all(fd, static_cast<char*>(buf), n, ::read);
+}
+
 bool write_all(int fd, const void* buf, size_t n)
 {
-    const auto* p = static_cast<const char*>(buf);
-    while (n > 0) {
-        const ssize_t r = ::write(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        p += r;
-        n -= static_cast<size_t>(r);
-    }
-    return true;
+    return transfer_all(fd, static_cast<const char*>(buf), n, ::write);
 }
 
 // The child: on each 'r' it runs the pairs and answers with the thread CPU seconds they took; EOF or 'q' ends it.
