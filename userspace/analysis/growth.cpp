@@ -20,6 +20,17 @@ double median(std::vector<double>& v)
     return m;
 }
 
+// Growth rate of a stretch of readings: its Theil–Sen slope, or its net change per second when larger (a
+// single step inside the stretch leaves the median slope at 0 although the stretch grew).
+double rate(std::span<const Point> part)
+{
+    if (part.size() < 2)
+        return 0;
+    const double dt = part.back().t - part.front().t;
+    const double net = dt > 0 ? (part.back().bytes - part.front().bytes) / dt : 0;
+    return std::max(theil_sen_slope(part), net);
+}
+
 } // namespace
 
 double theil_sen_slope(std::span<const Point> points)
@@ -36,11 +47,49 @@ double theil_sen_slope(std::span<const Point> points)
     return median(slopes);
 }
 
+double residual_spread(std::span<const Point> points, double slope)
+{
+    if (points.size() < 2)
+        return 0;
+    std::vector<double> r;
+    r.reserve(points.size());
+    for (const auto& p : points)
+        r.push_back(p.bytes - slope * p.t);
+    const double centre = median(r);
+    for (auto& x : r)
+        x = std::abs(x - centre);
+    return 1.4826 * median(r);
+}
+
+std::vector<Point> kept_floor(std::span<const Point> points, double horizon)
+{
+    std::vector<Point> out;
+    if (points.empty())
+        return out;
+    const double last = points.back().t;
+    // Sliding-window minimum over [t_i, t_i + horizon] with a deque of indices of increasing values: O(n).
+    std::vector<size_t> window(points.size());
+    size_t head = 0, tail = 0; // window[head..tail) holds candidate indices
+    size_t next = 0;           // next reading to enter the window
+    for (size_t i = 0; i < points.size() && points[i].t + horizon <= last; ++i) {
+        while (next < points.size() && points[next].t <= points[i].t + horizon) {
+            while (tail > head && points[window[tail - 1]].bytes >= points[next].bytes)
+                --tail;
+            window[tail++] = next++;
+        }
+        while (window[head] < i)
+            ++head;
+        out.push_back({points[i].t, points[window[head]].bytes});
+    }
+    return out;
+}
+
 Assessment assess_growth(std::span<const Point> series, std::optional<double> limit, const GrowthPolicy& policy)
 {
     Assessment a;
     a.growth_bytes_per_second = theil_sen_slope(series);
-    if (series.size() < policy.min_points || series.size() < 2 * policy.segments) {
+    if (series.size() < policy.min_points || series.size() < 2 * std::max<size_t>(policy.segments, 2) ||
+        series.back().t - series.front().t < policy.min_span_seconds) {
         a.reasons.push_back("too_short");
         return a;
     }
@@ -58,47 +107,73 @@ Assessment assess_growth(std::span<const Point> series, std::optional<double> li
         return a;
     }
 
-    // Confirmation: the window is cut in parts and each part's median level must rise over the previous one
-    // (steady, slow and bursty/step growth all do; noise does not). The troughs (each part's minimum) must rise
-    // too: a sawtooth or GC cycle grows within parts but not from trough to trough.
+    // Sustained: the last part of the readings must still grow (else a plateau: warm-up that stopped, a cache
+    // that filled). A step inside the last part makes its median slope 0 although it grew: the net change
+    // counts too.
     const size_t n = series.size();
-    const size_t parts = policy.segments;
+    const size_t parts = std::max<size_t>(policy.segments, 2);
+    const auto last_part = series.subspan(n - n / parts);
+    if (rate(last_part) < policy.plateau_ratio * slope) {
+        a.reasons.push_back("plateau");
+        return a;
+    }
+
+    // What the process keeps: the kept floor (lowest reading over the next quarter window) must rise too, by at
+    // least the threshold and by more than the readings' own swing around their trend. A sawtooth heap, GC
+    // cycles or noise peak high but return to their base, so their floor stays (give or take how close to a
+    // trough a reading happened to fall).
+    const std::vector<Point> floor = kept_floor(series, policy.horizon_fraction * span);
+    if (floor.size() < 2 * parts) {
+        a.reasons.push_back("too_short");
+        return a;
+    }
+    const double floor_slope = theil_sen_slope(floor);
+    const double kept = floor_slope * span;
+    if (kept < threshold) {
+        a.reasons.push_back("cyclic"); // grows and gives back
+        return a;
+    }
+    if (kept < policy.noise_ratio * residual_spread(series, slope)) {
+        a.reasons.push_back("within_noise");
+        return a;
+    }
+    // Sustained: the floor's recent half must rise at a good fraction of its pace over the whole window, taken
+    // as the larger of its median slope and its net change (a fast rise early in the window — the end of a
+    // cache fill — followed by a slow creep has a small median slope but a large net change).
+    const double floor_span = std::max(1e-9, floor.back().t - floor.front().t);
+    const double floor_net = (floor.back().bytes - floor.front().bytes) / floor_span;
+    if (rate(std::span<const Point>(floor).subspan(floor.size() / 2)) <
+        policy.sustain_ratio * std::max(floor_slope, floor_net)) {
+        a.reasons.push_back("plateau"); // the floor rose, but slower and slower
+        return a;
+    }
+
+    // Confirmation: the floor is cut in parts; a part confirms when its median sits above the previous part's
+    // by a quarter of the rise the floor's slope predicts. Steady, slow and step growth confirm every part; one
+    // jump (a one-off allocation) confirms one.
     size_t confirming = 0;
-    std::vector<Point> troughs;
-    double previous_median = 0;
-    double last_slope = 0;
+    double previous = 0;
     for (size_t k = 0; k < parts; ++k) {
-        const auto part = series.subspan(k * n / parts, (k + 1) * n / parts - k * n / parts);
+        const size_t begin = k * floor.size() / parts;
+        const auto part = std::span<const Point>(floor).subspan(begin, (k + 1) * floor.size() / parts - begin);
         std::vector<double> values;
         for (const auto& p : part)
             values.push_back(p.bytes);
         const double med = median(values);
         const double part_span = part.back().t - part.front().t;
-        if (k > 0 && med - previous_median > 0.25 * slope * std::max(part_span, span / static_cast<double>(parts)))
+        const double expected = floor_slope * std::max(part_span, floor_span / static_cast<double>(parts));
+        if (k > 0 && med - previous > 0.25 * expected)
             ++confirming;
-        previous_median = med;
-        troughs.push_back(*std::min_element(part.begin(), part.end(),
-                                            [](const Point& x, const Point& y) { return x.bytes < y.bytes; }));
-        if (k == parts - 1) {
-            // A step inside the last part makes its median slope 0 although it grew: use the net change too.
-            const double net = (part.back().bytes - part.front().bytes) / std::max(1e-9, part_span);
-            last_slope = std::max(theil_sen_slope(part), net);
-        }
-    }
-    if (last_slope < policy.plateau_ratio * slope) {
-        a.reasons.push_back("plateau"); // warm-up that stopped, a cache that filled
-        return a;
-    }
-    const double trough_rise = troughs.back().bytes - troughs.front().bytes;
-    if (trough_rise < 0.5 * threshold) {
-        a.reasons.push_back("cyclic"); // grows and gives back: sawtooth heap, GC cycles
-        return a;
+        previous = med;
     }
     a.reasons.push_back("growing");
     a.reasons.push_back("confirmed_" + std::to_string(confirming) + "_of_" + std::to_string(parts - 1));
+    // Confirmation times strength. Strength reaches 1 when the kept memory grew by 4 thresholds, so a score of
+    // 0.5 needs all parts confirming and twice the threshold (or 2 of 3 and three times): growth barely above
+    // the threshold — allocator slack settling for minutes after a cache filled — stays below 0.5.
     const double confirmation = static_cast<double>(confirming) / static_cast<double>(parts - 1);
-    const double significance = std::min(1.0, growth / (4 * threshold));
-    a.suspicion = confirmation * (0.5 + 0.5 * significance);
+    const double strength = std::min(1.0, kept / (4 * threshold));
+    a.suspicion = confirmation * strength;
     if (limit && *limit > level)
         a.seconds_to_limit = (*limit - level) / slope;
     else if (limit)
