@@ -133,7 +133,7 @@ TEST(ConfigDefaults, Dev)
     expected.interval = 2s;
     expected.top_processes_by_rss = 50;
     expected.top_processes_by_growth = 20;
-    expected.growth_window = 1min;
+    expected.growth_window = 2min;
     expected.exit_peaks_window = 1min;
     expected.log_level = "info";
     expected.deep_overhead_budget = 0.10;
@@ -382,8 +382,8 @@ TEST(ConfigErrors, GrowthWindowShorterThanInterval)
     EXPECT_EQ(error_of("interval: 1m\nprocesses:\n  growth_window: 30s\n"),
               "memsight.yaml:3: processes.growth_window: must be at least interval (1m), got 30s");
     // ...on interval when growth_window comes from the profile.
-    EXPECT_EQ(error_of("profile: dev\nlog_level: info\ninterval: 2m\n"),
-              "memsight.yaml:3: interval: must not exceed processes.growth_window (1m), got 2m");
+    EXPECT_EQ(error_of("profile: dev\nlog_level: info\ninterval: 3m\n"),
+              "memsight.yaml:3: interval: must not exceed processes.growth_window (2m), got 3m");
 }
 
 TEST(ConfigErrors, IntegerOutOfRange)
@@ -892,7 +892,7 @@ TEST(ConfigOverrides, FlagsWin)
     EXPECT_EQ(c.listen, "[::1]:9000");
     EXPECT_EQ(c.interval, 5s);
     EXPECT_EQ(c.profile, Profile::Dev);
-    EXPECT_EQ(c.growth_window, 1min);
+    EXPECT_EQ(c.growth_window, 2min);
 
     Config unchanged = c;
     apply_overrides(c, Overrides{});

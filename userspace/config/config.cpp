@@ -612,7 +612,8 @@ Config defaults_for(Profile p)
         c.interval = 2s;
         c.top_processes_by_rss = 50;
         c.top_processes_by_growth = 20;
-        c.growth_window = 1min;
+        // Leak suspicion needs 60 s of readings (analysis/growth.h: min_span_seconds), so the window is longer.
+        c.growth_window = 2min;
         c.exit_peaks_window = 1min;
         c.log_level = "info";
         // Developers want the call sites early and can afford the slowdown on their own machine.
