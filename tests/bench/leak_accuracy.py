@@ -48,7 +48,7 @@ TARGET_FP_RATE = 0.05
 TARGET_DETECTION = 0.95
 FAMILIES = {
     "memsight_process_leak_suspicion": "suspicion",
-    "memsight_process_resident_growth_bytes_per_second": "growth",
+    "memsight_process_growth_bytes_per_second": "growth",
     "memsight_process_resident_bytes": "rss",  # summed over kind
 }
 

@@ -156,7 +156,7 @@ TEST(PrometheusRender, FamiliesOfAFullSnapshotInOrder)
         "memsight_process_swap_bytes",
         "memsight_process_peak_resident_bytes",
         "memsight_process_page_faults_total",
-        "memsight_process_resident_growth_bytes_per_second",
+        "memsight_process_growth_bytes_per_second",
         "memsight_process_leak_suspicion",
         "memsight_container_memory_usage_bytes",
         "memsight_container_memory_limit_bytes",
@@ -225,11 +225,11 @@ TEST(PrometheusRender, ProcessFamilies)
                   ",kind=\"minor\"} 7\n"
                   "memsight_process_page_faults_total{" +
                   kProcLabels + ",kind=\"major\"} 3\n");
-    EXPECT_EQ(block(text, "memsight_process_resident_growth_bytes_per_second"),
-              "# HELP memsight_process_resident_growth_bytes_per_second Theil-Sen trend of the process's resident "
+    EXPECT_EQ(block(text, "memsight_process_growth_bytes_per_second"),
+              "# HELP memsight_process_growth_bytes_per_second Theil-Sen trend of the process's resident "
               "memory over the growth window.\n"
-              "# TYPE memsight_process_resident_growth_bytes_per_second gauge\n"
-              "memsight_process_resident_growth_bytes_per_second{" +
+              "# TYPE memsight_process_growth_bytes_per_second gauge\n"
+              "memsight_process_growth_bytes_per_second{" +
                   kProcLabels + "} 12.5\n");
 }
 
@@ -238,7 +238,7 @@ TEST(PrometheusRender, NegativeGrowthIsExported)
     auto s = full_snapshot();
     s.processes[0].growth_bytes_per_second = -2048;
     const std::string text = render_text(render(s, 0));
-    EXPECT_NE(text.find("memsight_process_resident_growth_bytes_per_second{" + kProcLabels + "} -2048\n"),
+    EXPECT_NE(text.find("memsight_process_growth_bytes_per_second{" + kProcLabels + "} -2048\n"),
               std::string::npos);
 }
 

@@ -78,7 +78,7 @@ void render_processes(const analysis::AgentSnapshot& s, std::vector<MetricFamily
     Family peak("memsight_process_peak_resident_bytes", "Peak resident memory of the process (VmHWM).",
                 MetricType::Gauge);
     Family faults("memsight_process_page_faults_total", "Page faults of the process by kind.", MetricType::Counter);
-    Family growth("memsight_process_resident_growth_bytes_per_second",
+    Family growth("memsight_process_growth_bytes_per_second",
                   "Theil-Sen trend of the process's resident memory over the growth window.", MetricType::Gauge);
     for (const auto& p : s.processes) {
         const auto& m = p.sample;
