@@ -124,6 +124,17 @@ TEST(ProcessTable, GrowthCountsAllThreeResidentKinds)
     EXPECT_DOUBLE_EQ(t.find(1)->growth_bytes_per_second, 300.0);
 }
 
+TEST(ProcessTable, GrowthCountsSwappedOutMemory)
+{
+    // A leak being swapped out: RSS stays flat, swap grows.
+    ProcessTable t(60s);
+    ProcessSample a = sample(1, 1000);
+    t.update(a, kT0);
+    a.swap = 600;
+    t.update(a, kT0 + 3s);
+    EXPECT_DOUBLE_EQ(t.find(1)->growth_bytes_per_second, 200.0);
+}
+
 TEST(ProcessTable, PidReuseStartsANewProcess)
 {
     ProcessTable t(60s);

@@ -18,7 +18,8 @@ bool ProcessTable::update(const ProcessSample& s, Clock::time_point now)
     }
     e.view.sample = s;
     e.last_update = now;
-    e.history.emplace_back(now, s.rss());
+    // Resident plus swapped: a leak whose pages are swapped out keeps growing here while RSS stays flat.
+    e.history.emplace_back(now, s.rss() + s.swap);
     while (e.history.size() > 2 && now - e.history[1].first >= window_)
         e.history.pop_front();
     std::vector<Point> points;
