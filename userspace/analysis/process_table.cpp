@@ -10,12 +10,9 @@ namespace memsight::analysis {
 bool ProcessTable::update(const ProcessSample& s, Clock::time_point now)
 {
     std::lock_guard lock(mu_);
-    auto [it, inserted] = entries_.try_emplace(s.pid);
-    Entry& e = it->second;
-    if (!inserted && e.view.sample.start_ticks != s.start_ticks) {
-        e = Entry{}; // pid reused by a new process
-        inserted = true;
-    }
+    if (auto old = entries_.find(s.pid); old != entries_.end() && old->second.view.sample.start_ticks != s.start_ticks)
+        entries_.erase(old); // pid reused by a new process
+    Entry& e = entries_.try_emplace(s.pid).first->second;
     e.view.sample = s;
     e.last_update = now;
     // Resident plus swapped: a leak whose pages are swapped out keeps growing here while RSS stays flat.
