@@ -106,13 +106,16 @@ class Agent:
         self.config_path = os.path.join(workdir, "memsight.yaml")
         self.log_path = os.path.join(workdir, "agent.log")
         # Every process exported (the corpus must be, whatever else runs); 1 s readings and a short
-        # growth window so that the run takes minutes, not hours.
+        # growth window so that the run takes minutes, not hours. Escalation off: this measures the
+        # always-on detector, and escalated sessions would slow the leakers and write profile files.
         self.config = (f"listen: 127.0.0.1:{self.port}\n"
                        f"interval: {duration_text(interval)}\n"
                        f"processes:\n"
                        f"  top_by_rss: 10000\n"
                        f"  top_by_growth: 10000\n"
-                       f"  growth_window: {duration_text(window)}\n")
+                       f"  growth_window: {duration_text(window)}\n"
+                       f"escalation:\n"
+                       f"  enabled: false\n")
         with open(self.config_path, "w") as f:
             f.write(self.config)
         self.argv = [memsight, "agent", "--config", self.config_path]
