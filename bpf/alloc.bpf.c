@@ -4,8 +4,9 @@
  * Byte sampling: Poisson with mean interval `sample_bytes` (1 = every allocation), per-thread countdown.
  *
  * Every probe hit runs on the traced program's own thread, so the hot path is kept to: one task-storage
- * access per probe, and per recorded allocation a frame-pointer walk, one site lookup and one outstanding
- * insert; a free is one outstanding lookup, an array update and a delete (docs/performance.md). */
+ * access per probe; per recorded allocation a frame-pointer walk, a per-thread site cache hit and a claim in one
+ * cache line of the outstanding table; per free a scan of one cache line and an array update. No hash map is
+ * touched on the hot path (docs/performance.md). */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -23,12 +24,34 @@ const volatile __u64 page_size = 4096;
 #define MAP_FAILED ((__u64)-1)
 #define EEXIST 17
 
+/* Outstanding allocations (memsight/alloc_events.h): buckets of addresses, their blocks, and the spill for
+ * full buckets. Sized by the loader; out_mask = buckets - 1. */
+const volatile __u32 out_mask = 0;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct memsight_out_bucket);
+} out_keys SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __uint(max_entries, MEMSIGHT_OUT_WAYS);
+    __type(key, __u32);
+    __type(value, struct memsight_alloc_info);
+} out_info SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 65536); /* resized by the loader */
+    __uint(max_entries, 1);
     __type(key, struct memsight_alloc_key);
     __type(value, struct memsight_alloc_info);
-} outstanding SEC(".maps");
+} out_spill SEC(".maps");
+
+__u64 spilled = 0; /* entries in out_spill: a miss in the table looks there only when this is not 0 */
 
 /* (tgid, stack hash) -> frames and slot; the counters are in site_stats[slot]. */
 struct {
@@ -51,12 +74,20 @@ __u32 next_slot = 0;
  * outermost call records), the sampling countdown (0 = not drawn yet), the outermost call's entry state for
  * its return probe, and the buffer the stack walk fills (task-local, so a preempted probe cannot share it).
  * The entry is keyed by (thread, function) through `func`, so a nested call never clobbers the outer one. */
+#define STACK_CHUNK 1024 /* bytes of user stack read at once by the stack walk */
+#define SITE_CACHE 8 /* per-thread direct-mapped cache: stack hash -> site slot (sites are never removed) */
 struct thread_state {
     __u32 depth;
     __u32 func;
     __s64 countdown;
     struct memsight_alloc_entry entry;
+    struct {
+        __u64 stack;
+        __u32 slot;
+        __u32 pad;
+    } site_cache[SITE_CACHE];
     struct memsight_site site;
+    __u64 chunk[STACK_CHUNK / 8];
 };
 struct {
     __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -142,74 +173,167 @@ static __always_inline bool take_sample(struct thread_state *st, __u64 size)
     return true;
 }
 
-/* Unbiased weights of one sampled allocation: bytes = size / P(sampled), objects = 1 / P (in 1/1024). */
-static __always_inline void weights(__u64 size, __u64 *w_bytes, __u64 *w_count_q10)
+/* Unbiased byte weight of one sampled allocation: size / P(sampled); its object weight is that over size
+ * (memsight_count_weight_q10). */
+static __always_inline __u64 weight_bytes(__u64 size)
 {
-    if (sample_bytes <= 1 || size == 0) {
-        *w_bytes = size;
-        *w_count_q10 = 1024;
-        return;
-    }
+    if (sample_bytes <= 1 || size == 0)
+        return size;
     __u64 x_q10 = size * 1024 / sample_bytes;
-    if (x_q10 >= MEMSIGHT_WEIGHT_TABLE_SIZE) { /* P = 1 - e^-16: 1 within 1e-7 */
-        *w_bytes = size;
-        *w_count_q10 = 1024;
-        return;
-    }
+    if (x_q10 >= MEMSIGHT_WEIGHT_TABLE_SIZE) /* P = 1 - e^-16: 1 within 1e-7 */
+        return size;
     __u32 idx = (__u32)x_q10;
     __u32 *f = bpf_map_lookup_elem(&weight_table, &idx);
     __u64 fq = f ? *f : 65536;
     /* f(x) = x / P with x = size / T, so size / P = T * f(x). */
-    *w_bytes = (sample_bytes * fq) >> 16;
-    *w_count_q10 = *w_bytes * 1024 / size;
+    return (sample_bytes * fq) >> 16;
 }
 
-static __always_inline void site_add(__u32 slot, __u64 bytes, __u64 count_q10, bool freeing)
+static __always_inline void site_add(__u32 slot, __u64 w_bytes, __u64 size, bool freeing)
 {
     struct memsight_site_stats *s = bpf_map_lookup_elem(&site_stats, &slot);
     if (!s)
         return;
+    __u64 count_q10 = memsight_count_weight_q10(w_bytes, size);
     if (freeing) {
-        __sync_fetch_and_add(&s->free_bytes, bytes);
+        __sync_fetch_and_add(&s->free_bytes, w_bytes);
         __sync_fetch_and_add(&s->free_count_q10, count_q10);
     } else {
-        __sync_fetch_and_add(&s->alloc_bytes, bytes);
+        __sync_fetch_and_add(&s->alloc_bytes, w_bytes);
         __sync_fetch_and_add(&s->alloc_count_q10, count_q10);
     }
 }
 
-/* A recorded block is released (free, realloc's old block, implicit free). */
-static __always_inline void release(__u32 tgid, __u64 addr)
+/* Allocation times: ages are reported in seconds, so a scheduler tick's resolution is plenty, and
+ * bpf_ktime_get_ns() costs about 60 instructions per call. The first allocation of each jiffy reads the clock
+ * and the others reuse it (a racing update writes the same tick's time). */
+__u64 clock_jiffies = 0;
+__u64 clock_ns = 0;
+static __always_inline __u64 alloc_time(void)
 {
-    struct memsight_alloc_key key = {.tgid = tgid, .addr = addr};
-    struct memsight_alloc_info *info = bpf_map_lookup_elem(&outstanding, &key);
-    if (!info)
-        return; /* never sampled: one lookup, done */
-    site_add(info->slot, info->w_bytes, info->w_count_q10, true);
-    bpf_map_delete_elem(&outstanding, &key);
-    count(MEMSIGHT_ACNT_FREES_MATCHED);
+    __u64 j = bpf_jiffies64();
+    if (j != clock_jiffies) {
+        clock_ns = bpf_ktime_get_ns();
+        clock_jiffies = j;
+    }
+    return clock_ns;
 }
 
+static __always_inline __u32 out_bucket(__u32 tgid, __u64 addr)
+{
+    __u64 page = ((addr >> 12) ^ ((__u64)tgid << 40)) * 0x9e3779b97f4a7c15ULL;
+    return ((__u32)(page >> 32) + (__u32)((addr >> 8) & (MEMSIGHT_OUT_PAGE_BUCKETS - 1))) & out_mask;
+}
+
+/* Releases way `way` of bucket `b` if it holds (tgid, addr); true when it did. The block is read before the way
+ * is cleared: once it is 0, another allocation may take it. The compare-and-swap makes two racing frees of one
+ * block (a double free in the program) release it once. */
+static __always_inline bool release_way(struct memsight_out_bucket *bk, __u32 b, __u32 way, __u32 tgid, __u64 addr)
+{
+    __u32 i = b * MEMSIGHT_OUT_WAYS + way;
+    struct memsight_alloc_info *info = bpf_map_lookup_elem(&out_info, &i);
+    if (!info || info->tgid != tgid)
+        return false; /* the same address in another process */
+    __u32 slot = info->slot;
+    __u64 w_bytes = info->w_bytes, size = info->size;
+    if (__sync_val_compare_and_swap(&bk->addr[way & (MEMSIGHT_OUT_WAYS - 1)], addr, 0) != addr)
+        return false;
+    site_add(slot, w_bytes, size, true);
+    return true;
+}
+
+static __always_inline bool release_spilled(__u32 tgid, __u64 addr)
+{
+    if (!spilled)
+        return false;
+    struct memsight_alloc_key key = {.tgid = tgid, .addr = addr};
+    struct memsight_alloc_info *info = bpf_map_lookup_elem(&out_spill, &key);
+    if (!info)
+        return false;
+    __u32 slot = info->slot;
+    __u64 w_bytes = info->w_bytes, size = info->size;
+    if (bpf_map_delete_elem(&out_spill, &key) != 0)
+        return false; /* a racing free of the same block deleted it */
+    __sync_fetch_and_add(&spilled, -1);
+    site_add(slot, w_bytes, size, true);
+    return true;
+}
+
+/* A block is released (free, realloc's old block, implicit free). A block never recorded (unsampled, or
+ * allocated before the session) costs one scan of one cache line. */
+static __always_inline void release(__u32 tgid, __u64 addr)
+{
+    __u32 b = out_bucket(tgid, addr);
+    struct memsight_out_bucket *bk = bpf_map_lookup_elem(&out_keys, &b);
+    if (!bk)
+        return;
+    for (__u32 w = 0; w < MEMSIGHT_OUT_WAYS; w++) {
+        if (bk->addr[w] == addr && release_way(bk, b, w, tgid, addr)) {
+            count(MEMSIGHT_ACNT_FREES_MATCHED);
+            return;
+        }
+    }
+    if (release_spilled(tgid, addr))
+        count(MEMSIGHT_ACNT_FREES_MATCHED);
+}
+
+/* Records a block of `size` bytes at `addr` for site `slot`. The way is claimed with the address's low bit set
+ * (allocators return aligned blocks), the block written, then the address published with an atomic exchange,
+ * so neither a free nor userspace ever reads a half-written block. */
 static __always_inline void record(__u32 tgid, __u64 addr, __u64 size, __s64 slot)
 {
     if (slot < 0)
         return; /* no site (counted): not counted anywhere, so live bytes stay consistent */
-    struct memsight_alloc_key key = {.tgid = tgid, .addr = addr};
-    struct memsight_alloc_info info = {.size = size, .ts_ns = bpf_ktime_get_ns(), .slot = (__u32)slot};
-    weights(size, &info.w_bytes, &info.w_count_q10);
-    long err = bpf_map_update_elem(&outstanding, &key, &info, BPF_NOEXIST);
-    if (err == -EEXIST) {
-        /* Returned again without a free we saw: it was freed by a path we do not probe. */
-        count(MEMSIGHT_ACNT_IMPLICIT_FREES);
-        release(tgid, addr);
-        err = bpf_map_update_elem(&outstanding, &key, &info, BPF_NOEXIST);
+    if (addr & 1) {
+        count(MEMSIGHT_ACNT_LOST_OUTSTANDING_FULL);
+        return;
     }
-    if (err != 0) {
+    __u32 b = out_bucket(tgid, addr);
+    struct memsight_out_bucket *bk = bpf_map_lookup_elem(&out_keys, &b);
+    if (!bk)
+        return;
+    __u64 w_bytes = weight_bytes(size);
+    __u64 now = alloc_time();
+    bool implicit = false;
+    /* Returned again without a free we saw: it was freed by a path we do not probe. */
+    for (__u32 w = 0; w < MEMSIGHT_OUT_WAYS; w++)
+        if (bk->addr[w] == addr && release_way(bk, b, w, tgid, addr))
+            implicit = true;
+    if (!implicit && release_spilled(tgid, addr))
+        implicit = true;
+    if (implicit)
+        count(MEMSIGHT_ACNT_IMPLICIT_FREES);
+
+    for (__u32 w = 0; w < MEMSIGHT_OUT_WAYS; w++) {
+        if (bk->addr[w] != 0 || __sync_val_compare_and_swap(&bk->addr[w], 0, addr | 1) != 0)
+            continue;
+        __u32 i = b * MEMSIGHT_OUT_WAYS + w;
+        struct memsight_alloc_info *info = bpf_map_lookup_elem(&out_info, &i);
+        if (!info) {
+            bk->addr[w] = 0;
+            break;
+        }
+        info->size = size;
+        info->w_bytes = w_bytes;
+        info->ts_ns = now;
+        info->slot = (__u32)slot;
+        info->tgid = tgid;
+        __sync_lock_test_and_set(&bk->addr[w], addr);
+        count(MEMSIGHT_ACNT_SAMPLED);
+        site_add((__u32)slot, w_bytes, size, false);
+        return;
+    }
+
+    struct memsight_alloc_key key = {.tgid = tgid, .addr = addr};
+    struct memsight_alloc_info info = {.size = size, .w_bytes = w_bytes, .ts_ns = now, .slot = (__u32)slot,
+                                       .tgid = tgid};
+    if (bpf_map_update_elem(&out_spill, &key, &info, BPF_NOEXIST) != 0) {
         count(MEMSIGHT_ACNT_LOST_OUTSTANDING_FULL);
         return; /* not counted in the site either */
     }
+    __sync_fetch_and_add(&spilled, 1);
     count(MEMSIGHT_ACNT_SAMPLED);
-    site_add((__u32)slot, info.w_bytes, info.w_count_q10, false);
+    site_add((__u32)slot, w_bytes, size, false);
 }
 
 /* The call site's user stack by frame pointers, taken in the return probe: at function entry the callee has
@@ -220,28 +344,61 @@ static __always_inline void record(__u32 tgid, __u64 addr, __u64 size, __s64 slo
  * The walk stops at a frame pointer that does not move up the stack by a sane amount: code built without
  * frame pointers (glibc's __libc_start_call_main, for one) leaves an arbitrary value in rbp, and following it
  * costs a fault and an exception-table search per stack — half the cost of bpf_get_stackid(), which reads on
- * until a read fails. Returns the frames' 64-bit hash, never 0. */
+ * until a read fails.
+ *
+ * The stack is read STACK_CHUNK bytes at a time into the thread's state, and frames inside the chunk are
+ * followed without another read: each read costs about as much as the rest of the probe, and several frames
+ * usually fit in one chunk. A chunk that would run past the end of the stack's mapping falls back to reading
+ * the one frame record. Returns the frames' 64-bit hash, never 0. */
 #define MAX_FRAME_BYTES (16ULL << 20)
-static __always_inline __u64 walk_stack(struct pt_regs *ctx, struct memsight_site *out)
+struct walk {
+    struct thread_state *st;
+    __u64 fp;
+    __u64 base, end; /* the user addresses st->chunk holds */
+    __u64 h;
+    __u32 n;
+};
+
+/* One frame: bpf_loop() callback (verified once, not once per frame). Returns 1 to stop. */
+static long walk_frame(__u32 i, void *arg)
 {
-    __u64 fp = PT_REGS_FP(ctx);
-    __u64 h = 0x9e3779b97f4a7c15ULL;
-    __u32 n = 1;
-    out->ips[0] = PT_REGS_IP(ctx);
-    h = (h ^ out->ips[0]) * 0xff51afd7ed558ccdULL;
-    for (int i = 1; i < MEMSIGHT_ALLOC_STACK_DEPTH; i++) {
-        __u64 frame[2]; /* saved frame pointer, return address */
-        if (!fp || (fp & 7) || bpf_probe_read_user(frame, sizeof(frame), (void *)fp) != 0 || !frame[1])
-            break;
-        out->ips[i] = frame[1];
-        h = (h ^ frame[1]) * 0xff51afd7ed558ccdULL;
-        n = i + 1;
-        if (frame[0] <= fp || frame[0] - fp > MAX_FRAME_BYTES)
-            break;
-        fp = frame[0];
+    struct walk *w = arg;
+    struct thread_state *st = w->st;
+    __u64 fp = w->fp;
+    if (!fp || (fp & 7) || i + 1 >= MEMSIGHT_ALLOC_STACK_DEPTH)
+        return 1;
+    if (fp < w->base || fp + 16 > w->end) {
+        if (bpf_probe_read_user(st->chunk, sizeof(st->chunk), (void *)fp) == 0)
+            w->end = fp + sizeof(st->chunk);
+        else if (bpf_probe_read_user(st->chunk, 16, (void *)fp) == 0)
+            w->end = fp + 16;
+        else
+            return 1;
+        w->base = fp;
     }
-    out->nr = n;
-    h ^= h >> 32;
+    __u32 k = (__u32)((fp - w->base) / 8);
+    if (k > STACK_CHUNK / 8 - 2)
+        return 1;
+    __u64 next = st->chunk[k], ret = st->chunk[k + 1]; /* saved frame pointer, return address */
+    if (!ret)
+        return 1;
+    st->site.ips[(i + 1) & (MEMSIGHT_ALLOC_STACK_DEPTH - 1)] = ret;
+    w->h = (w->h ^ ret) * 0xff51afd7ed558ccdULL;
+    w->n = i + 2;
+    if (next <= fp || next - fp > MAX_FRAME_BYTES)
+        return 1;
+    w->fp = next;
+    return 0;
+}
+
+static __always_inline __u64 walk_stack(struct pt_regs *ctx, struct thread_state *st)
+{
+    struct walk w = {.st = st, .fp = PT_REGS_FP(ctx), .n = 1};
+    st->site.ips[0] = PT_REGS_IP(ctx);
+    w.h = (0x9e3779b97f4a7c15ULL ^ st->site.ips[0]) * 0xff51afd7ed558ccdULL;
+    bpf_loop(MEMSIGHT_ALLOC_STACK_DEPTH - 1, walk_frame, &w, 0);
+    st->site.nr = w.n;
+    __u64 h = w.h ^ (w.h >> 32);
     return h ? h : 1;
 }
 
@@ -250,10 +407,18 @@ static __always_inline __u64 walk_stack(struct pt_regs *ctx, struct memsight_sit
 static __always_inline __s64 site_slot(struct pt_regs *ctx, struct thread_state *st, __u32 tgid, __u64 *stack)
 {
     *stack = 0;
-    struct memsight_site_key key = {.tgid = tgid, .stack = walk_stack(ctx, &st->site)};
+    struct memsight_site_key key = {.tgid = tgid, .stack = walk_stack(ctx, st)};
+    __u32 c = key.stack & (SITE_CACHE - 1);
+    if (st->site_cache[c].stack == key.stack) {
+        *stack = key.stack;
+        return st->site_cache[c].slot;
+    }
+    __u32 slot;
     struct memsight_site *site = bpf_map_lookup_elem(&sites, &key);
-    if (!site) {
-        __u32 slot = __sync_fetch_and_add(&next_slot, 1);
+    if (site) {
+        slot = site->slot;
+    } else {
+        slot = __sync_fetch_and_add(&next_slot, 1);
         if (slot >= MEMSIGHT_MAX_SITES) {
             count(MEMSIGHT_ACNT_LOST_SITES_FULL);
             return -1;
@@ -265,13 +430,13 @@ static __always_inline __s64 site_slot(struct pt_regs *ctx, struct thread_state 
                 count(MEMSIGHT_ACNT_LOST_SITES_FULL);
                 return -1;
             }
-        } else {
-            *stack = key.stack;
-            return slot;
+            slot = site->slot;
         }
     }
+    st->site_cache[c].stack = key.stack;
+    st->site_cache[c].slot = slot;
     *stack = key.stack;
-    return site->slot;
+    return slot;
 }
 
 static __always_inline void record_here(struct pt_regs *ctx, struct thread_state *st, __u32 tgid, __u64 addr)

@@ -40,21 +40,38 @@ struct memsight_alloc_entry {
 #define MEMSIGHT_ENTRY_F_SAMPLED 1u /* record the result (sampled, or exact mode) */
 #define MEMSIGHT_ENTRY_F_INVALID 2u /* the call cannot allocate (calloc/reallocarray overflow) */
 
-/* Outstanding (sampled) allocation, keyed by (tgid, address). Weights are the unbiased estimates this
- * one sample stands for: bytes, and objects in 1/1024 units. */
+/* Outstanding (recorded) allocations: an open table of buckets in two BPF array maps that userspace reads
+ * through mmap. A block's bucket comes from its (tgid, address): each 4 KiB page of a process maps to
+ * MEMSIGHT_OUT_PAGE_BUCKETS consecutive buckets at a hashed position, and the block's offset in the page picks
+ * one of them, so blocks close in memory share cache lines of the table while pages and processes spread
+ * evenly. A bucket is one cache line of MEMSIGHT_OUT_WAYS addresses (0 = free way; low bit set = being
+ * written); out_info[bucket * MEMSIGHT_OUT_WAYS + way] holds the block. A block whose bucket is full goes to a
+ * small hash map keyed by memsight_alloc_key (the spill). */
+#define MEMSIGHT_OUT_WAYS 8
+#define MEMSIGHT_OUT_PAGE_BUCKETS 16
+struct memsight_out_bucket {
+    __u64 addr[MEMSIGHT_OUT_WAYS];
+};
 struct memsight_alloc_key {
     __u32 tgid;
     __u32 pad;
     __u64 addr;
 };
+/* Weights are the unbiased estimates this one record stands for: w_bytes bytes, and w_bytes / size objects
+ * (1 when size is 0; memsight_count_weight_q10()). Exact mode: w_bytes = size. */
 struct memsight_alloc_info {
     __u64 size;
-    __u64 ts_ns;
     __u64 w_bytes;
-    __u64 w_count_q10;
-    __u32 slot; /* the site's index in the site_stats array */
-    __u32 pad;
+    __u64 ts_ns; /* CLOCK_MONOTONIC at the allocation, to a scheduler tick */
+    __u32 slot;  /* the site's index in the site_stats array */
+    __u32 tgid;
 };
+
+/* Objects one record stands for, in 1/1024 units. */
+static inline __u64 memsight_count_weight_q10(__u64 w_bytes, __u64 size)
+{
+    return size ? w_bytes * 1024 / size : 1024;
+}
 
 /* A call site: (tgid, user stack). `stack` is a 64-bit hash of the frames (0 = no stack); the site map holds
  * the frames and the site's slot in the site_stats array, so a free reaches its site's counters with an

@@ -71,6 +71,32 @@ class DeepLeaks(unittest.TestCase):
                 self.assertEqual(by_site.get(site, 0), expected, f"{site}: report {by_site.get(site)}")
         self.assertEqual(r.report["counters"]["lost_outstanding_map_full"], 0)
 
+    def test_blocks_beyond_the_table_go_to_the_spill_and_stay_exact(self):
+        # --max-outstanding 256: a table of 256 ways; most of 1000 live blocks land in full buckets and are kept
+        # in the spill map, and frees find them there.
+        iterations, k = 1000, 1000
+        r = Traced([e2e.scenario("leaker"), str(iterations), str(k), "4"],
+                   ["--max-outstanding", "256", *NO_BUDGET]).run()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        c = r.report["counters"]
+        self.assertEqual(c["lost_outstanding_map_full"], 0, c)
+        self.assertEqual(live(r.sites("leak_one_record")), iterations * k)
+        self.assertLess(live(r.sites("churn_one")), 4096)
+
+    def test_a_full_table_counts_what_it_drops(self):
+        # Table (256 ways) and spill (1024) hold at most 1280 blocks; 3000 leaked blocks overflow them. Nothing is
+        # dropped silently: every allocation call is recorded, counted lost, or failed.
+        iterations, k = 3000, 1000
+        r = Traced([e2e.scenario("leaker"), str(iterations), str(k), "4"],
+                   ["--max-outstanding", "256", *NO_BUDGET]).run()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        c = r.report["counters"]
+        self.assertGreaterEqual(c["lost_outstanding_map_full"], iterations - 1280, c)
+        accounted = (c["sampled_allocations"] + c["lost_outstanding_map_full"] + c["lost_site_map_full"] +
+                     c["failed_allocations"])
+        self.assertAlmostEqual(accounted, c["alloc_calls"], delta=2, msg=c)
+        self.assertLessEqual(live(r.sites("leak_one_record")), 1280 * k)
+
     def test_address_returned_again_without_a_seen_free_is_an_implicit_free(self):
         # jemalloc's dallocx() frees without any probed function; the next malloc returns the same address.
         rounds = 200

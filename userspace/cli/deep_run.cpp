@@ -25,6 +25,14 @@ void add_budget_option(CLI::App* cmd, std::string& budget)
                     "(default 2%; 0 = no limit)");
 }
 
+void add_capacity_option(CLI::App* cmd, uint32_t& max_outstanding)
+{
+    cmd->add_option("--max-outstanding", max_outstanding,
+                    "Live allocations the session can track; more are counted as lost (default 1048576 exact, "
+                    "262144 sampled)")
+        ->check(CLI::Range(1u, 1u << 28));
+}
+
 double budget_arg(const std::string& s, const char* option)
 {
     double v = 0;
@@ -49,6 +57,7 @@ DeepRun run_deep_session(const DeepTargets& targets, const DeepRunOptions& o)
     opts.pids = targets.cgroup.empty() ? deep::pid_and_descendants(targets.pid, targets.children)
                                        : deep::processes_of_cgroup(targets.cgroup);
     opts.sample_bytes = o.sample_bytes;
+    opts.max_outstanding = o.max_outstanding;
     run.overhead_budget = o.overhead_budget;
     run.session = std::make_unique<deep::Session>(opts);
     for (const auto& t : run.session->targets()) {

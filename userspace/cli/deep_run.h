@@ -34,6 +34,8 @@ struct DeepTargets {
 void add_target_options(CLI::App* cmd, DeepTargets& t);
 // --overhead-budget (default 2%; 0 = no limit), shared by leaks and profile.
 void add_budget_option(CLI::App* cmd, std::string& budget);
+// --max-outstanding: the live allocations a session can hold (0 = the default for the mode).
+void add_capacity_option(CLI::App* cmd, uint32_t& max_outstanding);
 // Parses a budget flag ("2%", "0.02", "0"); throws UserError naming the flag.
 double budget_arg(const std::string& s, const char* option);
 
@@ -43,6 +45,7 @@ struct DeepRunOptions {
     std::chrono::milliseconds interval{std::chrono::seconds(5)};
     std::chrono::milliseconds min_age{std::chrono::seconds(10)};
     double overhead_budget = 0.02; // 0 = no limit
+    uint32_t max_outstanding = 0;  // 0 = 2^20 exact, 2^18 sampled
 };
 
 // Attaches to the targets, reads every interval until the duration ends, Ctrl-C, the process exits (a normal end:

@@ -19,6 +19,7 @@ struct LeaksArgs {
     std::string interval = "5s";
     std::string min_age = "10s";
     uint64_t sample_bytes = 1;
+    uint32_t max_outstanding = 0;
     size_t top = 10;
     std::string format = "text";
     std::string overhead_budget = "2%";
@@ -155,6 +156,7 @@ int run_leaks(const LeaksArgs& a)
         throw UserError("--format must be text or json, got '" + a.format + "'");
     DeepRunOptions o;
     o.sample_bytes = a.sample_bytes;
+    o.max_outstanding = a.max_outstanding;
     o.duration = duration_arg(a.duration, "--duration");
     o.interval = duration_arg(a.interval, "--interval");
     o.min_age = duration_arg(a.min_age, "--min-age");
@@ -182,6 +184,7 @@ void add_leaks_command(CLI::App& app, Runner& run)
     cmd->add_option("--sample-bytes", args->sample_bytes, "Mean bytes between samples; 1 = every allocation (default)");
     cmd->add_option("--top", args->top, "Sites to show (default 10)");
     cmd->add_option("--format", args->format, "text or json");
+    add_capacity_option(cmd, args->max_outstanding);
     add_budget_option(cmd, args->overhead_budget);
     cmd->callback([&run, args] { run = [args] { return run_leaks(*args); }; });
 }

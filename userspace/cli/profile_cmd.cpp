@@ -18,6 +18,7 @@ struct ProfileArgs {
     std::string format = "pprof";
     std::string value = "inuse_space";
     uint64_t sample_bytes = 1;
+    uint32_t max_outstanding = 0;
     std::string overhead_budget = "2%";
 };
 
@@ -29,6 +30,7 @@ int run_profile(const ProfileArgs& a)
         throw UserError("--output FILE is required");
     DeepRunOptions o;
     o.sample_bytes = a.sample_bytes;
+    o.max_outstanding = a.max_outstanding;
     o.duration = duration_arg(a.duration, "--duration");
     o.interval = o.duration;
     o.min_age = std::chrono::seconds(0);
@@ -65,6 +67,7 @@ void add_profile_command(CLI::App& app, Runner& run)
     cmd->add_option("--format", args->format, "pprof (gzipped profile.proto) or folded");
     cmd->add_option("--value", args->value, "folded only: inuse_space|inuse_objects|alloc_space|alloc_objects");
     cmd->add_option("--sample-bytes", args->sample_bytes, "Mean bytes between samples; 1 = every allocation");
+    add_capacity_option(cmd, args->max_outstanding);
     add_budget_option(cmd, args->overhead_budget);
     cmd->callback([&run, args] { run = [args] { return run_profile(*args); }; });
 }

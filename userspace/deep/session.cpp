@@ -106,7 +106,10 @@ TargetReport Session::attach_process(pid_t pid)
     }
     if (t.hooked.empty()) {
         t.refused = true;
-        t.refusal = "pid " + std::to_string(pid) + " (" + t.comm + "): no allocator functions found to probe";
+        t.refusal = "pid " + std::to_string(pid) + " (" + t.comm + "): " +
+                    (t.attach_errors.empty() ? "no allocator functions found to probe"
+                                             : "no allocator function could be probed (" + t.attach_errors.front() +
+                                                   (t.attach_errors.size() > 1 ? ", ..." : "") + ")");
         return t;
     }
     start_times_.insert({pid, st->starttime_ticks});

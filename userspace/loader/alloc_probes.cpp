@@ -2,6 +2,7 @@
 
 #include "loader/libbpf_owners.h"
 #include "util/error.h"
+#include "util/fd.h"
 #include "util/privileges.h"
 
 #include "alloc.skel.h"
@@ -9,6 +10,8 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -143,11 +146,92 @@ std::vector<uint32_t> make_log_table()
     return t;
 }
 
+namespace {
+
+// A read-only mapping of a BPF_F_MMAPABLE array map.
+class MappedArray {
+public:
+    MappedArray() = default;
+    MappedArray(const MappedArray&) = delete;
+    MappedArray& operator=(const MappedArray&) = delete;
+    ~MappedArray()
+    {
+        if (base_ != MAP_FAILED)
+            ::munmap(base_, len_);
+    }
+    void map(bpf_map* m)
+    {
+        const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+        len_ = (static_cast<size_t>(bpf_map__value_size(m)) * bpf_map__max_entries(m) + page - 1) / page * page;
+        base_ = ::mmap(nullptr, len_, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+        if (base_ == MAP_FAILED)
+            throw UserError(std::string("cannot map the deep-tier map ") + bpf_map__name(m) + ": " + std::strerror(errno));
+    }
+    template <typename T> const volatile T* as() const { return static_cast<const volatile T*>(base_); }
+
+private:
+    void* base_ = MAP_FAILED;
+    size_t len_ = 0;
+};
+
+// From Linux 6.6's uapi (the Debian 12 headers predate them).
+constexpr auto kAttachUprobeMulti = static_cast<bpf_attach_type>(48); // BPF_TRACE_UPROBE_MULTI
+constexpr uint32_t kUprobeMultiReturn = 1;                             // BPF_F_UPROBE_MULTI_RETURN
+
+// A uprobe as a uprobe_multi link (one offset, one process) or as a perf-event link (older kernels).
+struct Link {
+    util::UniqueFd fd;
+    LinkPtr perf;
+};
+
+// BPF_LINK_CREATE for a uprobe_multi link, with bpf_attr's link_create layout (libbpf 1.1 has no API for it).
+// Returns an invalid fd and sets errno on failure.
+util::UniqueFd attach_uprobe_multi(bpf_program* prog, bool retprobe, pid_t pid, const std::string& binary,
+                                   uint64_t file_offset)
+{
+    struct {
+        uint32_t prog_fd, target_fd, attach_type, flags;
+        uint64_t path, offsets, ref_ctr_offsets, cookies;
+        uint32_t cnt, multi_flags, pid, pad;
+    } attr{};
+    static_assert(sizeof(attr) == 64, "bpf_attr.link_create.uprobe_multi layout");
+    attr.prog_fd = static_cast<uint32_t>(bpf_program__fd(prog));
+    attr.attach_type = kAttachUprobeMulti;
+    attr.path = reinterpret_cast<uint64_t>(binary.c_str());
+    attr.offsets = reinterpret_cast<uint64_t>(&file_offset);
+    attr.cnt = 1;
+    attr.multi_flags = retprobe ? kUprobeMultiReturn : 0;
+    attr.pid = static_cast<uint32_t>(pid);
+    return util::UniqueFd(static_cast<int>(::syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr))));
+}
+
+// Whether the kernel has uprobe_multi links, asked with a program loaded for them: a link on "/" (not a
+// regular file) fails with EBADF where they exist, EINVAL where the attach type is unknown (libbpf's probe).
+bool has_uprobe_multi(bpf_program* prog)
+{
+    const util::UniqueFd fd = attach_uprobe_multi(prog, false, 0, "/", 0);
+    return !fd && errno == EBADF;
+}
+
+uint32_t round_up_pow2(uint64_t n)
+{
+    uint32_t p = 1;
+    while (p < n && p < (1u << 31))
+        p <<= 1;
+    return p;
+}
+
+} // namespace
+
 struct AllocProbes::Impl {
     std::unique_ptr<alloc, SkelDeleter> skel;
     RingPtr ring;
+    MappedArray out_keys;
+    MappedArray out_info;
+    uint32_t buckets = 0;
+    bool multi = false; // links are uprobe_multi links (else perf-event uprobes)
     // (pid, binary, offset, retprobe) -> link; one probe per function and process.
-    std::map<std::tuple<pid_t, std::string, uint64_t, bool>, LinkPtr> links;
+    std::map<std::tuple<pid_t, std::string, uint64_t, bool>, Link> links;
     MapEventHandler on_map;
 
     static int on_record(void* ctx, void* data, size_t size)
@@ -174,15 +258,44 @@ AllocProbes::AllocProbes(const AllocProbeOptions& opts, MapEventHandler on_map_e
     impl_->skel.reset(alloc__open());
     if (!impl_->skel)
         throw UserError("cannot open the deep-tier BPF object: " + errno_text(errno));
+    // The outstanding table: a power of two of buckets for max_outstanding blocks, and a spill of 1/16 of
+    // that (at least 1024) for blocks whose bucket is full.
+    impl_->buckets = std::max<uint32_t>(MEMSIGHT_OUT_PAGE_BUCKETS,
+                                        round_up_pow2(std::max<uint64_t>(opts.max_outstanding, 1) / MEMSIGHT_OUT_WAYS));
+    auto configure = [&](alloc* s) {
+        s->rodata->sample_bytes = sample_bytes_;
+        s->rodata->page_size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+        s->rodata->out_mask = impl_->buckets - 1;
+        bpf_map__set_max_entries(s->maps.out_keys, impl_->buckets);
+        bpf_map__set_max_entries(s->maps.out_info, impl_->buckets * MEMSIGHT_OUT_WAYS);
+        bpf_map__set_max_entries(s->maps.out_spill, std::max<uint32_t>(1024, impl_->buckets / 2));
+    };
     auto* skel = impl_->skel.get();
-    skel->rodata->sample_bytes = sample_bytes_;
-    skel->rodata->page_size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    bpf_map__set_max_entries(skel->maps.outstanding, opts.max_outstanding);
-    if (int err = alloc__load(skel); err)
-        throw UserError("cannot load the deep-tier BPF programs: " + errno_text(err) +
-                        " (run with --log-level debug for the verifier log)");
+    configure(skel);
+    // uprobe_multi links (Linux 6.6+) run the program straight from the uprobe, without the perf-event layer
+    // in between: about 160 fewer instructions per hit (docs/performance.md). Programs are loaded for that
+    // attach type and, where the kernel lacks it, loaded again for perf-event uprobes.
+    bpf_program* prog = nullptr;
+    bpf_object__for_each_program(prog, skel->obj)
+        bpf_program__set_expected_attach_type(prog, kAttachUprobeMulti);
+    const libbpf_print_fn_t previous = libbpf_set_print(nullptr); // a kernel that refuses it is expected
+    int err = alloc__load(skel);
+    libbpf_set_print(previous);
+    impl_->multi = err == 0 && has_uprobe_multi(skel->progs.malloc_enter);
+    if (!impl_->multi) {
+        impl_->skel.reset(alloc__open());
+        if (!impl_->skel)
+            throw UserError("cannot open the deep-tier BPF object: " + errno_text(errno));
+        skel = impl_->skel.get();
+        configure(skel);
+        err = alloc__load(skel);
+    }
+    if (err)
+        throw UserError("cannot load the deep-tier BPF programs: " + errno_text(err) + " (libbpf's log is above)");
     impl_->fill(skel->maps.weight_table, make_weight_table());
     impl_->fill(skel->maps.log_table, make_log_table());
+    impl_->out_keys.map(skel->maps.out_keys);
+    impl_->out_info.map(skel->maps.out_info);
     impl_->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.map_events), &Impl::on_record, impl_.get(), nullptr));
     if (!impl_->ring)
         throw UserError("cannot open the deep-tier ring buffer: " + errno_text(errno));
@@ -192,12 +305,12 @@ namespace {
 
 // Detaching a uprobe waits for an RCU grace period (~0.1 s each here); detaching them concurrently overlaps
 // those waits, which turns seconds into a fraction of one at the end of a session.
-void destroy_concurrently(std::vector<LinkPtr> links)
+void destroy_concurrently(std::vector<Link> links)
 {
     std::vector<std::thread> threads;
     threads.reserve(links.size());
     for (auto& l : links)
-        threads.emplace_back([link = std::move(l)]() mutable { link.reset(); });
+        threads.emplace_back([link = std::move(l)]() mutable { link = Link{}; });
     for (auto& t : threads)
         t.join();
 }
@@ -206,7 +319,7 @@ void destroy_concurrently(std::vector<LinkPtr> links)
 
 AllocProbes::~AllocProbes()
 {
-    std::vector<LinkPtr> links;
+    std::vector<Link> links;
     for (auto& [key, link] : impl_->links)
         links.push_back(std::move(link));
     destroy_concurrently(std::move(links));
@@ -230,12 +343,16 @@ bool AllocProbes::attach(pid_t pid, const std::string& binary, const std::string
         const auto key = std::make_tuple(pid, binary, file_offset, retprobe);
         if (impl_->links.contains(key))
             return true; // an alias (mmap64 = mmap) already probed
-        bpf_link* link = bpf_program__attach_uprobe(prog, retprobe, pid, binary.c_str(), file_offset);
-        if (!link) {
+        Link link;
+        if (impl_->multi)
+            link.fd = attach_uprobe_multi(prog, retprobe, pid, binary, file_offset);
+        else
+            link.perf.reset(bpf_program__attach_uprobe(prog, retprobe, pid, binary.c_str(), file_offset));
+        if (!link.fd && !link.perf) {
             error = errno_text(errno);
             return false;
         }
-        impl_->links.emplace(key, link);
+        impl_->links.emplace(key, std::move(link));
         return true;
     };
     // The return probe goes in first. A call that hits the entry probe while its return probe is not attached
@@ -292,11 +409,27 @@ std::vector<SiteStats> AllocProbes::sites() const
 
 std::vector<Outstanding> AllocProbes::outstanding() const
 {
+    // The table is read while the programs change it. A way is published only once its block is written (low
+    // bit clear); reading the address again after the block tells a way that was freed or reused meanwhile,
+    // which is skipped: it is no longer the block that was read.
     std::vector<Outstanding> out;
+    const auto* keys = impl_->out_keys.as<memsight_out_bucket>();
+    const auto* info = impl_->out_info.as<memsight_alloc_info>();
+    for (uint32_t b = 0; b < impl_->buckets; ++b) {
+        for (uint32_t w = 0; w < MEMSIGHT_OUT_WAYS; ++w) {
+            const uint64_t addr = keys[b].addr[w];
+            if (addr == 0 || (addr & 1))
+                continue;
+            const auto& v = info[static_cast<size_t>(b) * MEMSIGHT_OUT_WAYS + w];
+            Outstanding o{v.tgid, addr, {v.size, v.w_bytes, v.ts_ns, v.slot, v.tgid}};
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            if (keys[b].addr[w] == addr)
+                out.push_back(o);
+        }
+    }
     for_each_entry<memsight_alloc_key, memsight_alloc_info>(
-        bpf_map__fd(impl_->skel->maps.outstanding), [&](const memsight_alloc_key& k, const memsight_alloc_info& v) {
-            out.push_back({k.tgid, k.addr, v});
-        });
+        bpf_map__fd(impl_->skel->maps.out_spill),
+        [&](const memsight_alloc_key& k, const memsight_alloc_info& v) { out.push_back({k.tgid, k.addr, v}); });
     return out;
 }
 

@@ -17,7 +17,7 @@ namespace memsight::loader {
 
 struct AllocProbeOptions {
     uint64_t sample_bytes = 1;           // mean bytes between samples; 1 = every allocation (exact)
-    uint32_t max_outstanding = 1u << 20; // outstanding-allocation map entries
+    uint32_t max_outstanding = 1u << 20; // outstanding allocations the table is sized for
 };
 
 using AllocCounters = std::array<uint64_t, MEMSIGHT_ACNT__MAX>;
