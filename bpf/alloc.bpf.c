@@ -359,35 +359,47 @@ struct walk {
     __u32 n;
 };
 
-/* One frame: bpf_loop() callback (verified once, not once per frame). Returns 1 to stop. */
-static long walk_frame(__u32 i, void *arg)
+/* One frame; false to stop. */
+static __always_inline bool walk_one(struct walk *w, __u32 i)
 {
-    struct walk *w = arg;
     struct thread_state *st = w->st;
     __u64 fp = w->fp;
-    if (!fp || (fp & 7) || i + 1 >= MEMSIGHT_ALLOC_STACK_DEPTH)
-        return 1;
+    if (!fp || (fp & 7) || i >= MEMSIGHT_ALLOC_STACK_DEPTH)
+        return false;
     if (fp < w->base || fp + 16 > w->end) {
         if (bpf_probe_read_user(st->chunk, sizeof(st->chunk), (void *)fp) == 0)
             w->end = fp + sizeof(st->chunk);
         else if (bpf_probe_read_user(st->chunk, 16, (void *)fp) == 0)
             w->end = fp + 16;
         else
-            return 1;
+            return false;
         w->base = fp;
     }
     __u32 k = (__u32)((fp - w->base) / 8);
     if (k > STACK_CHUNK / 8 - 2)
-        return 1;
+        return false;
     __u64 next = st->chunk[k], ret = st->chunk[k + 1]; /* saved frame pointer, return address */
     if (!ret)
-        return 1;
-    st->site.ips[(i + 1) & (MEMSIGHT_ALLOC_STACK_DEPTH - 1)] = ret;
+        return false;
+    st->site.ips[i & (MEMSIGHT_ALLOC_STACK_DEPTH - 1)] = ret;
     w->h = (w->h ^ ret) * 0xff51afd7ed558ccdULL;
-    w->n = i + 2;
+    w->n = i + 1;
     if (next <= fp || next - fp > MAX_FRAME_BYTES)
-        return 1;
+        return false;
     w->fp = next;
+    return true;
+}
+
+/* bpf_loop() callback (verified once, not once per frame): WALK_UNROLL frames per call, since a call costs
+ * about as much as a frame. Returns 1 to stop. */
+#define WALK_UNROLL 4
+static long walk_frames(__u32 i, void *arg)
+{
+    struct walk *w = arg;
+#pragma unroll
+    for (__u32 u = 0; u < WALK_UNROLL; u++)
+        if (!walk_one(w, 1 + i * WALK_UNROLL + u))
+            return 1;
     return 0;
 }
 
@@ -396,7 +408,7 @@ static __always_inline __u64 walk_stack(struct pt_regs *ctx, struct thread_state
     struct walk w = {.st = st, .fp = PT_REGS_FP(ctx), .n = 1};
     st->site.ips[0] = PT_REGS_IP(ctx);
     w.h = (0x9e3779b97f4a7c15ULL ^ st->site.ips[0]) * 0xff51afd7ed558ccdULL;
-    bpf_loop(MEMSIGHT_ALLOC_STACK_DEPTH - 1, walk_frame, &w, 0);
+    bpf_loop((MEMSIGHT_ALLOC_STACK_DEPTH + WALK_UNROLL - 2) / WALK_UNROLL, walk_frames, &w, 0);
     st->site.nr = w.n;
     __u64 h = w.h ^ (w.h >> 32);
     return h ? h : 1;
