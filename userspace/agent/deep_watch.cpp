@@ -110,13 +110,7 @@ std::optional<exporter::SessionOverhead> DeepWatch::overhead() const
 
 std::string DeepWatch::who() const
 {
-    const auto pids = session_->traced_pids();
-    if (pids.size() <= 1)
-        return "pid " + std::to_string(first_pid_) + " (" + first_comm_ + ")";
-    std::string out = "pids";
-    for (size_t i = 0; i < pids.size(); ++i)
-        out += (i ? ", " : " ") + std::to_string(pids[i]);
-    return out;
+    return session_->who();
 }
 
 std::string DeepWatch::final_profile(const std::string& note)

@@ -78,12 +78,6 @@ DeepRun run_deep_session(const DeepTargets& targets, const DeepRunOptions& o)
         governor.emplace(*run.session, run.cost_per_hit_s, o.overhead_budget);
         governor->tick();
     }
-    std::string who;
-    for (const auto& t : run.session->targets()) {
-        if (t.refused)
-            continue;
-        who += (who.empty() ? "pid " : ", pid ") + std::to_string(t.pid) + " (" + t.comm + ")";
-    }
     run.tracker = std::make_unique<deep::LeakTracker>(*run.session, o.min_age);
     run.started = std::chrono::system_clock::now();
     const auto start = std::chrono::steady_clock::now();
@@ -106,7 +100,7 @@ DeepRun run_deep_session(const DeepTargets& targets, const DeepRunOptions& o)
             governor->tick();
             if (governor->over_budget()) {
                 spdlog::warn("{}; the report holds what it saw until now (--overhead-budget 0: no limit)",
-                             governor->stop_message(who));
+                             governor->stop_message(run.session->who()));
                 run.ended = "overhead";
                 break;
             }

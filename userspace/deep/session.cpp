@@ -139,6 +139,22 @@ bool Session::all_gone() const
     return true;
 }
 
+std::string Session::who() const
+{
+    constexpr size_t kNamed = 3;
+    std::string out;
+    size_t n = 0;
+    for (const auto& t : targets_) {
+        if (t.refused)
+            continue;
+        if (n++ < kNamed)
+            out += (out.empty() ? "pid " : ", pid ") + std::to_string(t.pid) + " (" + t.comm + ")";
+    }
+    if (n > kNamed)
+        out += " and " + std::to_string(n - kNamed) + " more";
+    return out;
+}
+
 std::vector<SiteReading> Session::read() const
 {
     std::map<std::pair<uint32_t, uint64_t>, SiteReading> heap;

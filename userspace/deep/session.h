@@ -54,6 +54,8 @@ public:
 
     const std::vector<TargetReport>& targets() const { return targets_; }
     std::vector<pid_t> traced_pids() const;
+    // "pid 12 (comm)", "pid 12 (a), pid 13 (b)", "... and 4 more": the targets traced (also after they exit).
+    std::string who() const;
     // Handles mmap-family events for up to timeout_ms.
     void poll(int timeout_ms);
     // True when every traced process has exited (or exec'd into something else).
