@@ -18,7 +18,7 @@ wall time scatters by tens of percent between identical runs; instruction counts
 are the stable measure of the work each tracer adds.
 
     python3 tests/bench/deep_overhead.py --memsight build/userspace/memsight --bench-dir build/tests/bench \
-        [--reps 5] [--pairs 200000] [--perf-stat] [--json FILE]
+        [--reps 5] [--pairs 200000] [--depth 0] [--perf-stat] [--json FILE]
 """
 
 import argparse
@@ -35,7 +35,8 @@ LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 
 
 def run_once(cfg, args):
-    work = subprocess.Popen([os.path.join(args.bench_dir, "bench_pairs"), str(args.pairs)], stdin=subprocess.PIPE,
+    work = subprocess.Popen([os.path.join(args.bench_dir, "bench_pairs"), str(args.pairs), str(args.depth)],
+                            stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     pid = int(work.stdout.readline().split()[1])
     tracer = None
@@ -117,6 +118,8 @@ def main():
     ap.add_argument("--bench-dir", required=True)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--pairs", type=int, default=200000)
+    ap.add_argument("--depth", type=int, default=0,
+                    help="calls between main and the churn loop: deeper allocation stacks (default 0)")
     ap.add_argument("--perf-stat", action="store_true", help="also count instructions per pair (perf stat)")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -146,7 +149,7 @@ def main():
           (args.reps, args.pairs, min(load), max(load)))
     for c in configs:
         print(f"  {c:9s} {med[c]:10.1f}")
-    summary = {"reps": args.reps, "pairs": args.pairs, "load_avg": load, "ns_per_pair": results, "median": med}
+    summary = {"reps": args.reps, "pairs": args.pairs, "depth": args.depth, "load_avg": load, "ns_per_pair": results, "median": med}
     for c in ("bookkeeping", "exact", "sampled"):
         per_rep = [x / f for x, f in zip(results[c], results["floor"])]
         summary[f"{c}_over_floor"] = {"median_ratio": med[c] / med["floor"], "per_rep": per_rep}
