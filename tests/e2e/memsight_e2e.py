@@ -212,6 +212,7 @@ class Traced:
             if self.wait_done:
                 done = proc.stdout.readline().split()
                 assert done and done[0] == "done", f"scenario did not finish: {done}"
+                self.done = int(done[1])
                 time.sleep(self.settle)  # a few more readings with the memory held
                 leaks.send_signal(signal.SIGINT)
             out, _ = leaks.communicate(timeout=120)

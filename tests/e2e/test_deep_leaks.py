@@ -97,6 +97,19 @@ class DeepLeaks(unittest.TestCase):
         self.assertAlmostEqual(accounted, c["alloc_calls"], delta=2, msg=c)
         self.assertLessEqual(live(r.sites("leak_one_record")), 1280 * k)
 
+    def test_threads_allocating_and_freeing_at_once_stay_exact(self):
+        # Four threads churn at once over the same heap pages: claims, publishes and frees of the outstanding
+        # table race each other. Exact mode must still end with exactly the blocks the rings hold.
+        threads, pairs, hold = 4, 20000, 500
+        r = Traced([e2e.scenario("threads_churn"), str(threads), str(pairs), str(hold)], NO_BUDGET).run()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        c = r.report["counters"]
+        self.assertEqual(c["lost_outstanding_map_full"], 0, c)
+        ring = r.sites("hold_ring")
+        self.assertEqual(live(ring), r.done, json.dumps(ring[:2], indent=1))
+        self.assertEqual(sum(s["live_count"] for s in ring), threads * hold)
+        self.assertGreaterEqual(c["alloc_calls"], threads * pairs)
+
     def test_address_returned_again_without_a_seen_free_is_an_implicit_free(self):
         # jemalloc's dallocx() frees without any probed function; the next malloc returns the same address.
         rounds = 200
