@@ -63,8 +63,7 @@ int main(int argc, char** argv)
     pairs_per_thread = atol(argv[2]);
     hold = atol(argv[3]);
     if (threads < 1 || threads > MAX_THREADS || hold < 1 || hold > MAX_HOLD || pairs_per_thread < hold) {
-        fprintf(stderr, "threads_churn: 1 <= threads <= %d, 1 <= hold <= %d, pairs >= hold\n", MAX_THREADS,
-                MAX_HOLD);
+        fprintf(stderr, "threads_churn: 1 <= threads <= %d, 1 <= hold <= %d, pairs >= hold\n", MAX_THREADS, MAX_HOLD);
         return 2;
     }
     scenario_install_sigterm();

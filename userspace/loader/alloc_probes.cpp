@@ -165,7 +165,8 @@ public:
         len_ = (static_cast<size_t>(bpf_map__value_size(m)) * bpf_map__max_entries(m) + page - 1) / page * page;
         base_ = ::mmap(nullptr, len_, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
         if (base_ == MAP_FAILED)
-            throw UserError(std::string("cannot map the deep-tier map ") + bpf_map__name(m) + ": " + std::strerror(errno));
+            throw UserError(std::string("cannot map the deep-tier map ") + bpf_map__name(m) + ": " +
+                            std::strerror(errno));
     }
     template <typename T> const volatile T* as() const { return static_cast<const volatile T*>(base_); }
 
@@ -176,7 +177,7 @@ private:
 
 // From Linux 6.6's uapi (the Debian 12 headers predate them).
 constexpr auto kAttachUprobeMulti = static_cast<bpf_attach_type>(48); // BPF_TRACE_UPROBE_MULTI
-constexpr uint32_t kUprobeMultiReturn = 1;                             // BPF_F_UPROBE_MULTI_RETURN
+constexpr uint32_t kUprobeMultiReturn = 1;                            // BPF_F_UPROBE_MULTI_RETURN
 
 // A uprobe as a uprobe_multi link (one offset, one process) or as a perf-event link (older kernels).
 struct Link {
@@ -276,8 +277,7 @@ AllocProbes::AllocProbes(const AllocProbeOptions& opts, MapEventHandler on_map_e
     // in between: about 160 fewer instructions per hit (docs/performance.md). Programs are loaded for that
     // attach type and, where the kernel lacks it, loaded again for perf-event uprobes.
     bpf_program* prog = nullptr;
-    bpf_object__for_each_program(prog, skel->obj)
-        bpf_program__set_expected_attach_type(prog, kAttachUprobeMulti);
+    bpf_object__for_each_program(prog, skel->obj) bpf_program__set_expected_attach_type(prog, kAttachUprobeMulti);
     const libbpf_print_fn_t previous = libbpf_set_print(nullptr); // a kernel that refuses it is expected
     int err = alloc__load(skel);
     libbpf_set_print(previous);
@@ -428,8 +428,9 @@ std::vector<Outstanding> AllocProbes::outstanding() const
         }
     }
     for_each_entry<memsight_alloc_key, memsight_alloc_info>(
-        bpf_map__fd(impl_->skel->maps.out_spill),
-        [&](const memsight_alloc_key& k, const memsight_alloc_info& v) { out.push_back({k.tgid, k.addr, v}); });
+        bpf_map__fd(impl_->skel->maps.out_spill), [&](const memsight_alloc_key& k, const memsight_alloc_info& v) {
+            out.push_back({k.tgid, k.addr, v});
+        });
     return out;
 }
 
