@@ -421,7 +421,7 @@ std::vector<Outstanding> AllocProbes::outstanding() const
             if (addr == 0 || (addr & 1))
                 continue;
             const auto& v = info[static_cast<size_t>(b) * MEMSIGHT_OUT_WAYS + w];
-            Outstanding o{v.tgid, addr, {v.size, v.w_bytes, v.ts_ns, v.slot, v.tgid}};
+            Outstanding o{addr, {v.size, v.w_bytes, v.ts_ns, v.slot, v.tgid}};
             __atomic_thread_fence(__ATOMIC_ACQUIRE);
             if (keys[b].addr[w] == addr)
                 out.push_back(o);
@@ -429,7 +429,7 @@ std::vector<Outstanding> AllocProbes::outstanding() const
     }
     for_each_entry<memsight_alloc_key, memsight_alloc_info>(
         bpf_map__fd(impl_->skel->maps.out_spill), [&](const memsight_alloc_key& k, const memsight_alloc_info& v) {
-            out.push_back({k.tgid, k.addr, v});
+            out.push_back({k.addr, v});
         });
     return out;
 }

@@ -30,9 +30,8 @@ struct SiteStats {
 };
 
 struct Outstanding {
-    uint32_t tgid = 0;
     uint64_t addr = 0;
-    memsight_alloc_info info{};
+    memsight_alloc_info info{}; // info.tgid: the process
 };
 
 class AllocProbes {
