@@ -28,8 +28,9 @@ void add_budget_option(CLI::App* cmd, std::string& budget)
 void add_capacity_option(CLI::App* cmd, uint32_t& max_outstanding)
 {
     cmd->add_option("--max-outstanding", max_outstanding,
-                    "Live allocations the session can track; more are counted as lost (default 1048576 exact, "
-                    "262144 sampled)")
+                    "Live allocations the session can track; more are counted as lost (default " +
+                        std::to_string(deep::kDefaultMaxOutstandingExact) + " exact, " +
+                        std::to_string(deep::kDefaultMaxOutstandingSampled) + " sampled)")
         ->check(CLI::Range(1u, 1u << 28));
 }
 

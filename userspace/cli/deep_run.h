@@ -45,7 +45,7 @@ struct DeepRunOptions {
     std::chrono::milliseconds interval{std::chrono::seconds(5)};
     std::chrono::milliseconds min_age{std::chrono::seconds(10)};
     double overhead_budget = 0.02; // 0 = no limit
-    uint32_t max_outstanding = 0;  // 0 = 2^20 exact, 2^18 sampled
+    uint32_t max_outstanding = 0;  // 0 = deep::kDefaultMaxOutstanding{Exact,Sampled}
 };
 
 // Attaches to the targets, reads every interval until the duration ends, Ctrl-C, the process exits (a normal end:

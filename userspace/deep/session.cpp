@@ -32,9 +32,9 @@ Session::Session(const SessionOptions& opts)
 {
     loader::AllocProbeOptions po;
     po.sample_bytes = opts.sample_bytes;
-    po.max_outstanding = opts.max_outstanding ? opts.max_outstanding
-                         : opts.sample_bytes <= 1 ? (1u << 20)
-                                                  : (1u << 18);
+    po.max_outstanding = opts.max_outstanding         ? opts.max_outstanding
+                         : opts.sample_bytes <= 1 ? kDefaultMaxOutstandingExact
+                                                  : kDefaultMaxOutstandingSampled;
     probes_ = std::make_unique<loader::AllocProbes>(po, [this](const memsight_map_event& ev) {
         switch (ev.type) {
         case MEMSIGHT_MAP_MMAP:

@@ -13,13 +13,17 @@
 
 namespace memsight::deep {
 
+// Outstanding allocations a session is sized for when SessionOptions::max_outstanding is 0. The table is
+// preallocated (about 47 bytes of locked kernel memory per block with its spill), so sampled sessions, which
+// keep about one block per sample_bytes of live heap, get a quarter of exact mode's (16 GiB of live heap at
+// the 64 KiB default).
+inline constexpr uint32_t kDefaultMaxOutstandingExact = 1u << 20;
+inline constexpr uint32_t kDefaultMaxOutstandingSampled = 1u << 18;
+
 struct SessionOptions {
     std::vector<pid_t> pids;
-    uint64_t sample_bytes = 1; // 1 = exact
-    // Outstanding-allocation map entries; 0 = by mode. The map is preallocated (about 120 bytes of locked
-    // kernel memory per entry), so sampled sessions, which keep about one entry per sample_bytes of live
-    // heap, get a quarter of exact mode's 2^20 (16 GiB of live heap at the 64 KiB default).
-    uint32_t max_outstanding = 0;
+    uint64_t sample_bytes = 1;    // 1 = exact
+    uint32_t max_outstanding = 0; // 0 = the default for the mode (above)
 };
 
 // What was hooked in one process, for the user and the report.
