@@ -11,7 +11,8 @@ BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
 build() {
   scripts/setup.sh
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >/dev/null
-  cmake --build "$BUILD_DIR" -j"$(nproc)" -- --no-print-directory "$@" >"$BUILD_DIR/build.log" 2>&1 || {
+  # "$@" are cmake --build options (e.g. --target memsight); they go before "--", which starts make's own.
+  cmake --build "$BUILD_DIR" -j"$(nproc)" "$@" -- --no-print-directory >"$BUILD_DIR/build.log" 2>&1 || {
     tail -50 "$BUILD_DIR/build.log"; echo "build failed (full log: $BUILD_DIR/build.log)" >&2; exit 1; }
 }
 
