@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "util/listen_address.h"
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -215,7 +216,7 @@ TEST(ConfigLoad, ProfileKeepsItsOtherDefaults)
 TEST(ConfigLoad, EveryKeyOverrides)
 {
     const Config c = load(R"(profile: staging
-listen: "[::1]:9100"
+listen: "127.0.0.2:9100"
 metrics_path: /m
 interval: 1m30s
 log_level: warn
@@ -235,7 +236,7 @@ kernel:
     sample_period: 10007
 )");
     EXPECT_EQ(c.profile, Profile::Staging);
-    EXPECT_EQ(c.listen, "[::1]:9100");
+    EXPECT_EQ(c.listen, "127.0.0.2:9100");
     EXPECT_EQ(c.metrics_path, "/m");
     EXPECT_EQ(c.interval, 90s);
     EXPECT_EQ(c.log_level, "warn");
@@ -306,8 +307,34 @@ TEST(ConfigLoad, BooleanSpellings)
 TEST(ConfigLoad, ListenForms)
 {
     EXPECT_EQ(load("listen: localhost:1\n").listen, "localhost:1");
-    EXPECT_EQ(load("listen: '[::]:65535'\n").listen, "[::]:65535");
-    EXPECT_EQ(load("listen: my-node.example.com:9756\n").listen, "my-node.example.com:9756");
+    EXPECT_EQ(load("listen: 0.0.0.0:65535\n").listen, "0.0.0.0:65535");
+    // Any name that resolves: this machine's own.
+    char host[256] = {};
+    ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+    EXPECT_EQ(load("listen: " + std::string(host) + ":9756\n").listen, std::string(host) + ":9756");
+    if (memsight::util::http_server_has_ipv6())
+        EXPECT_EQ(load("listen: '[::]:65535'\n").listen, "[::]:65535");
+}
+
+// One behaviour for names: resolved when the config is checked, refused there when they do not resolve
+// (".invalid" never does, RFC 2606), not accepted and then failing at bind.
+TEST(ConfigErrors, ListenNameThatDoesNotResolve)
+{
+    const std::string e = error_of("listen: my-node.invalid:9756\n");
+    EXPECT_EQ(e.rfind("memsight.yaml:1: listen: host 'my-node.invalid' in 'my-node.invalid:9756' does not resolve (", 0),
+              0u)
+        << e;
+    EXPECT_NE(e.find("give an IP address, or a name in /etc/hosts or DNS"), std::string::npos) << e;
+}
+
+TEST(ConfigErrors, ListenIpv6NeedsAnIpv6Server)
+{
+    if (memsight::util::http_server_has_ipv6())
+        EXPECT_EQ(load("listen: '[::1]:9756'\n").listen, "[::1]:9756");
+    else
+        EXPECT_EQ(error_of("listen: '[::1]:9756'\n"),
+              "memsight.yaml:1: listen: '[::1]:9756' is IPv6 only, and this build's HTTP server (civetweb built "
+              "without IPv6, as Debian ships it) listens on IPv4 addresses only");
 }
 
 TEST(ConfigLoad, GrowthWindowEqualToIntervalIsAccepted)
@@ -433,7 +460,7 @@ TEST(ConfigErrors, Listen)
         error_of("listen: :9756\n"),
         "memsight.yaml:1: listen: host part is empty in ':9756' (use 0.0.0.0:PORT to listen on every IPv4 address)");
     EXPECT_EQ(error_of("listen: 127.0.0.1\n"),
-              "memsight.yaml:1: listen: must be ADDR:PORT like 127.0.0.1:9756 or [::1]:9756, got '127.0.0.1'");
+              "memsight.yaml:1: listen: must be ADDR:PORT like 127.0.0.1:9756, [::1]:9756 or HOSTNAME:9756, got '127.0.0.1'");
     EXPECT_EQ(error_of("listen: 127.0.0.1:0\n"),
               "memsight.yaml:1: listen: port must be a number between 1 and 65535, got '0' in '127.0.0.1:0'");
     EXPECT_EQ(error_of("listen: 127.0.0.1:65536\n"),
@@ -445,7 +472,7 @@ TEST(ConfigErrors, Listen)
     EXPECT_EQ(error_of("listen: '[]:9756'\n"), "memsight.yaml:1: listen: host part is empty in '[]:9756'");
     EXPECT_EQ(error_of("listen: '[zz]:9756'\n"), "memsight.yaml:1: listen: invalid IPv6 address 'zz' in '[zz]:9756'");
     EXPECT_EQ(error_of("listen: '[::1]9756'\n"),
-              "memsight.yaml:1: listen: must be ADDR:PORT like 127.0.0.1:9756 or [::1]:9756, got '[::1]9756'");
+              "memsight.yaml:1: listen: must be ADDR:PORT like 127.0.0.1:9756, [::1]:9756 or HOSTNAME:9756, got '[::1]9756'");
     EXPECT_EQ(error_of("listen: 300.1.1.1:80\n"),
               "memsight.yaml:1: listen: invalid IPv4 address '300.1.1.1' in '300.1.1.1:80'");
     EXPECT_EQ(error_of("listen: 'a b:80'\n"), "memsight.yaml:1: listen: invalid host 'a b' in 'a b:80'");
@@ -888,8 +915,8 @@ TEST(ConfigValidate, ReportsTheKey)
 TEST(ConfigOverrides, FlagsWin)
 {
     Config c = load("profile: dev\nlisten: 127.0.0.1:1\ninterval: 3s\n");
-    apply_overrides(c, Overrides{"[::1]:9000", Duration{5000}});
-    EXPECT_EQ(c.listen, "[::1]:9000");
+    apply_overrides(c, Overrides{"127.0.0.3:9000", Duration{5000}});
+    EXPECT_EQ(c.listen, "127.0.0.3:9000");
     EXPECT_EQ(c.interval, 5s);
     EXPECT_EQ(c.profile, Profile::Dev);
     EXPECT_EQ(c.growth_window, 2min);
@@ -914,7 +941,7 @@ TEST(ConfigOverrides, BadFlagsThrowAndLeaveConfigUnchanged)
         apply_overrides(c, Overrides{"nohost", std::nullopt});
         FAIL();
     } catch (const ConfigError& e) {
-        EXPECT_STREQ(e.what(), "--listen: must be ADDR:PORT like 127.0.0.1:9756 or [::1]:9756, got 'nohost'");
+        EXPECT_STREQ(e.what(), "--listen: must be ADDR:PORT like 127.0.0.1:9756, [::1]:9756 or HOSTNAME:9756, got 'nohost'");
     }
     try {
         apply_overrides(c, Overrides{std::nullopt, Duration{std::chrono::minutes(10)}});

@@ -1,6 +1,6 @@
 #include "config/config.h"
+#include "util/listen_address.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -117,53 +117,17 @@ Problem check_metrics_path(std::string_view s)
     for (unsigned char ch : s)
         if (ch <= ' ' || ch == 0x7f)
             return "must not contain spaces or control characters, got " + quoted(s);
+    if (s == "/healthz" || s == "/readyz")
+        return quoted(s) + " is the agent's health probe; choose another path";
     return std::nullopt;
 }
 
-bool is_host_char(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
-           ch == '_';
-}
-
+// The one ADDR:PORT parser (util/listen_address.h); a host name must resolve now, not at bind time.
 Problem check_listen(std::string_view s)
 {
-    const std::string usage = "must be ADDR:PORT like 127.0.0.1:9756 or [::1]:9756, got " + quoted(s);
-    std::string_view host;
-    std::string_view port;
-    if (!s.empty() && s.front() == '[') {
-        const size_t close = s.find(']');
-        if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
-            return usage;
-        host = s.substr(1, close - 1);
-        port = s.substr(close + 2);
-        if (host.empty())
-            return "host part is empty in " + quoted(s);
-        std::array<unsigned char, 16> buf{};
-        if (inet_pton(AF_INET6, std::string(host).c_str(), buf.data()) != 1)
-            return "invalid IPv6 address " + quoted(host) + " in " + quoted(s);
-    } else {
-        const size_t colon = s.rfind(':');
-        if (colon == std::string_view::npos)
-            return usage;
-        host = s.substr(0, colon);
-        port = s.substr(colon + 1);
-        if (host.empty())
-            return "host part is empty in " + quoted(s) + " (use 0.0.0.0:PORT to listen on every IPv4 address)";
-        if (host.find(':') != std::string_view::npos)
-            return "IPv6 addresses must be in brackets, like [::1]:9756, got " + quoted(s);
-        if (!std::all_of(host.begin(), host.end(), [](char c) { return is_host_char(static_cast<unsigned char>(c)); }))
-            return "invalid host " + quoted(host) + " in " + quoted(s);
-        const bool numeric =
-            std::all_of(host.begin(), host.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
-        std::array<unsigned char, 4> buf{};
-        if (numeric && inet_pton(AF_INET, std::string(host).c_str(), buf.data()) != 1)
-            return "invalid IPv4 address " + quoted(host) + " in " + quoted(s);
-    }
-    unsigned value = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || value < 1 || value > 65535)
-        return "port must be a number between 1 and 65535, got " + quoted(port) + " in " + quoted(s);
+    auto r = util::resolve_listen(s);
+    if (auto* problem = std::get_if<std::string>(&r))
+        return *problem;
     return std::nullopt;
 }
 

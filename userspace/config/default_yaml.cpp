@@ -20,7 +20,8 @@ constexpr std::string_view kDefaultYaml = R"yaml(# memsight agent configuration 
 # wherever it appears in the file.
 profile: prod
 
-# Prometheus endpoint, ADDR:PORT. Port 1..65535; IPv6 in brackets, e.g. [::1]:9756.
+# Prometheus endpoint (and /healthz, /readyz), ADDR:PORT. Port 1..65535. A host name must resolve at start-up;
+# the agent listens on each of its IPv4 addresses.
 # Use 0.0.0.0:9756 to expose the endpoint on every IPv4 address (e.g. in a DaemonSet).
 listen: 127.0.0.1:9756
 
