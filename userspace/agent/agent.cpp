@@ -125,6 +125,40 @@ void Agent::scan_once()
     }
     escalate(analysis::Clock::now());
     publish();
+    last_scan_ = analysis::Clock::now().time_since_epoch().count();
+    ++scans_;
+}
+
+Progress Agent::progress() const
+{
+    Progress p;
+    p.started = started_;
+    p.scans = scans_.load();
+    p.last_scan = analysis::Clock::time_point(analysis::Clock::duration(last_scan_.load()));
+    return p;
+}
+
+exporter::Health judge_health(const Progress& p, analysis::Clock::time_point now, analysis::Clock::duration interval,
+                              bool stopping)
+{
+    using std::chrono::duration_cast;
+    using std::chrono::seconds;
+    const auto limit = std::max<analysis::Clock::duration>(3 * interval, seconds(30));
+    const auto since = now - (p.scans == 0 ? p.started : p.last_scan);
+    const auto secs = [](analysis::Clock::duration d) { return std::to_string(duration_cast<seconds>(d).count()); };
+    exporter::Health h;
+    h.live = since <= limit;
+    h.ready = h.live && p.scans > 0 && !stopping;
+    if (!h.live)
+        h.detail = std::string(p.scans == 0 ? "stalled: no scan finished since start " : "stalled: last scan ended ") +
+                   secs(since) + " s ago (limit " + secs(limit) + " s)";
+    else if (stopping)
+        h.detail = "stopping";
+    else if (p.scans == 0)
+        h.detail = "starting: BPF programs attached, first scan not finished";
+    else
+        h.detail = "ok: " + std::to_string(p.scans) + " scans, the last " + secs(since) + " s ago";
+    return h;
 }
 
 void Agent::govern_sessions()

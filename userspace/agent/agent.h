@@ -8,6 +8,7 @@
 #include "analysis/snapshot.h"
 #include "config/config.h"
 #include "export/deep_status.h"
+#include "export/metrics_server.h"
 #include "loader/always_on.h"
 
 #include <atomic>
@@ -18,6 +19,18 @@
 #include <thread>
 
 namespace memsight::agent {
+
+// How far the scan loop has come, for the health probes.
+struct Progress {
+    analysis::Clock::time_point started{}; // when the BPF programs were attached
+    uint64_t scans = 0;                     // completed scans
+    analysis::Clock::time_point last_scan{}; // end of the last one
+};
+
+// The probes' verdict: ready once the first scan is done (not while stopping); live unless the loop has not
+// finished a scan, or the first one, for max(3 x interval, 30 s).
+exporter::Health judge_health(const Progress& p, analysis::Clock::time_point now, analysis::Clock::duration interval,
+                              bool stopping);
 
 class Agent {
 public:
@@ -37,6 +50,7 @@ public:
     void scan_once();
     analysis::AgentSnapshot snapshot() const;
     exporter::DeepTierStatus deep_status() const;
+    Progress progress() const;
     // Starts a person's deep-tier session on these processes (replacing a running one) under this overhead budget
     // (0 = no limit). Throws UserError when none can be traced.
     void watch(const std::vector<pid_t>& pids, double overhead_budget);
@@ -70,6 +84,10 @@ private:
     std::vector<std::future<void>> detaching_; // ended sessions being destroyed; the destructor waits for them
     EscalationPlanner planner_;
     std::optional<std::string> profile_dir_; // set when escalated sessions can write profiles there
+
+    const analysis::Clock::time_point started_ = analysis::Clock::now();
+    std::atomic<uint64_t> scans_{0};
+    std::atomic<analysis::Clock::rep> last_scan_{0}; // time_since_epoch of the last scan's end
 
     mutable std::mutex mu_; // guards the fields below
     std::vector<analysis::ContainerView> containers_;

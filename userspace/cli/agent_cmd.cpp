@@ -3,6 +3,7 @@
 #include "cli/deep_run.h"
 #include "config/config.h"
 #include "deep/targets.h"
+#include "export/metrics_server.h"
 #include "export/prometheus_exporter.h"
 #include "memsight/version.h"
 #include "util/error.h"
@@ -62,9 +63,15 @@ int run_agent(const AgentArgs& args)
     }
     auto collectable = std::make_shared<exporter::SnapshotCollectable>([&agent] { return agent.snapshot(); },
                                                                        [&agent] { return agent.deep_status(); });
-    exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable);
-    spdlog::info("memsight {} agent: profile {}, scanning every {} ms, metrics on http://{}{}", kVersion,
-                 config::profile_name(cfg.profile), cfg.interval.count(), cfg.listen, cfg.metrics_path);
+    auto health = [&agent, &stop, interval = cfg.interval] {
+        return agent::judge_health(agent.progress(), analysis::Clock::now(), interval, stop.load());
+    };
+    exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable, health);
+    std::string urls;
+    for (const auto& e : server.endpoints())
+        urls += (urls.empty() ? "http://" : ", http://") + e + cfg.metrics_path;
+    spdlog::info("memsight {} agent: profile {}, scanning every {} ms, metrics on {} (probes /healthz, /readyz)",
+                 kVersion, config::profile_name(cfg.profile), cfg.interval.count(), urls);
     agent.run(stop);
     spdlog::info("stopping");
     return 0;

@@ -1,17 +1,9 @@
 #include "export/prometheus_exporter.h"
 
-#include "util/error.h"
-#include "util/fd.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <prometheus/exposer.h>
 #include <prometheus/text_serializer.h>
-#include <sys/socket.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <limits>
 #include <set>
 
@@ -331,57 +323,5 @@ std::vector<MetricFamily> SnapshotCollectable::Collect() const
     last_scrape_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return families;
 }
-
-void check_bindable(const std::string& listen)
-{
-    const auto colon = listen.rfind(':');
-    if (colon == std::string::npos || colon == 0)
-        throw UserError("invalid listen address '" + listen + "': expected ADDR:PORT");
-    std::string host = listen.substr(0, colon);
-    const int port = std::atoi(listen.c_str() + colon + 1);
-    if (port <= 0 || port > 65535)
-        throw UserError("invalid listen address '" + listen + "': bad port");
-    const bool v6 = host.size() > 2 && host.front() == '[' && host.back() == ']';
-    if (v6)
-        host = host.substr(1, host.size() - 2);
-    util::UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    int rc = -1;
-    if (v6) {
-        sockaddr_in6 a{};
-        a.sin6_family = AF_INET6;
-        a.sin6_port = htons(static_cast<uint16_t>(port));
-        if (::inet_pton(AF_INET6, host.c_str(), &a.sin6_addr) != 1)
-            throw UserError("invalid listen address '" + listen + "': bad IPv6 address");
-        rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    } else {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<uint16_t>(port));
-        if (host == "localhost")
-            host = "127.0.0.1";
-        if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1)
-            throw UserError("invalid listen address '" + listen + "': expected a numeric IPv4 address");
-        rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    }
-    if (rc != 0)
-        throw UserError("cannot listen on " + listen + ": " + std::strerror(errno));
-}
-
-MetricsServer::MetricsServer(const std::string& listen, const std::string& path,
-                             std::shared_ptr<prometheus::Collectable> c)
-    : collectable_(std::move(c))
-{
-    check_bindable(listen);
-    try {
-        exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
-    } catch (const std::exception& e) {
-        throw UserError("cannot listen on " + listen + ": " + e.what());
-    }
-    exposer_->RegisterCollectable(collectable_, path);
-}
-
-MetricsServer::~MetricsServer() = default;
 
 } // namespace memsight::exporter

@@ -13,10 +13,6 @@
 #include <string>
 #include <vector>
 
-namespace prometheus {
-class Exposer;
-}
-
 namespace memsight::exporter {
 
 // Pure: snapshot -> metric families (unit-tested through the text serializer).
@@ -40,21 +36,6 @@ private:
     std::function<analysis::AgentSnapshot()> source_;
     std::function<DeepTierStatus()> deep_;
     mutable std::atomic<double> last_scrape_seconds_{0};
-};
-
-// Binds ADDR:PORT once and releases it, so that "in use" or "cannot assign" come out as one clear
-// UserError (civetweb only says that it failed). Call it before slow start-up work.
-void check_bindable(const std::string& listen);
-
-// The HTTP endpoint. Throws UserError with one line when the address is invalid or in use.
-class MetricsServer {
-public:
-    MetricsServer(const std::string& listen, const std::string& path, std::shared_ptr<prometheus::Collectable> c);
-    ~MetricsServer();
-
-private:
-    std::shared_ptr<prometheus::Collectable> collectable_;
-    std::unique_ptr<prometheus::Exposer> exposer_;
 };
 
 } // namespace memsight::exporter
