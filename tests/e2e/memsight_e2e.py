@@ -77,9 +77,10 @@ def select(metrics, name, **labels):
 class Agent:
     """`memsight agent` on a free port, stopped with SIGTERM on exit. Logs go to a temp file."""
 
-    def __init__(self, *extra, config_text=None, interval="1s"):
+    def __init__(self, *extra, config_text=None, interval="1s", wrap=()):
         self.port = free_port()
         self.extra = list(extra)
+        self.wrap = list(wrap)  # a command prefix that execs the agent, e.g. ["unshare", "-C"]
         self.interval = interval
         self.config_text = config_text
         self.proc = None
@@ -93,7 +94,7 @@ class Agent:
             with os.fdopen(fd, "w") as f:
                 f.write(self.config_text)
             argv += ["--config", self.config_path]
-        self.proc = subprocess.Popen(argv + self.extra, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.wrap + argv + self.extra, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:

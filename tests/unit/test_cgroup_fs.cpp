@@ -237,6 +237,22 @@ TEST(CgroupFsRead, StripsTheMountRootFromProcPaths)
     EXPECT_EQ(cg.path_for_id(inode_of(kV1Mount + "/docker/" + kDockerId)), "/docker/" + kDockerId);
 }
 
+TEST(CgroupFsRead, OwnCgroupNamespaceSeesHostPathsAsDotDot)
+{
+    // The agent in a cgroup namespace rooted two levels down (e.g. /kubepods/pod<uid>) with the host's hierarchy
+    // bound at its mount point: mountinfo shows that mount's root as "/../..", and /proc/PID/cgroup of a process
+    // in the host's /docker/<id> as "/../../docker/<id>".
+    const CgroupFs cg({CgroupVersion::V1, kV1Mount, "/../.."});
+    const auto m = cg.read("/../../docker/" + kDockerId);
+    ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(m->usage, 201326592u);
+    EXPECT_FALSE(cg.read("/../../docker/../../etc").has_value());          // never escapes the mount
+    EXPECT_FALSE(cg.read("/../docker/" + kDockerId).has_value());          // above the mount: not readable
+    EXPECT_FALSE(cg.read("/docker/" + kDockerId).has_value()); // below the agent's own namespace root: elsewhere
+    // The ids BPF reports map to the same relative form, so the OOM join finds the same container.
+    EXPECT_EQ(cg.path_for_id(inode_of(kV1Mount + "/docker/" + kDockerId)), "/../../docker/" + kDockerId);
+}
+
 // ---- detect() ----
 
 TEST(CgroupFsDetect, V2RequiresTheMemoryController)

@@ -1,6 +1,7 @@
 // memsight: eBPF memory observer. Subcommands live in one file each.
 #include "cli/commands.h"
 #include "config/config.h"
+#include "util/cgroup_namespace.h"
 #include "util/error.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -30,6 +31,8 @@ int main(int argc, char** argv)
         return app.exit(e);
     }
     try {
+        // Before any thread exists: a joined namespace is inherited by the threads created after it.
+        memsight::util::join_host_cgroup_namespace();
         return run();
     } catch (const memsight::config::ConfigError& e) {
         std::fprintf(stderr, "memsight: %s\n", e.what());

@@ -248,13 +248,18 @@ std::optional<CgroupFs> CgroupFs::detect(const std::string& mountinfo_path)
 
 std::optional<CgroupMemory> CgroupFs::read(const std::string& cgroup_path) const
 {
-    if (has_dotdot(cgroup_path))
-        return std::nullopt; // never read outside the mount
+    // Both the path and the mount's root are relative to the reader's cgroup namespace root. In a namespace of
+    // its own (cgroup_namespace.h) a host mount's root reads "/../..", other processes' paths "/../../x/y":
+    // the root's prefix goes, and what is left must stay below the mount.
     std::string_view rel = cgroup_path;
     const std::string& root = mount_.root;
-    if (root != "/" && rel.starts_with(root) && (rel.size() == root.size() || rel[root.size()] == '/')) {
+    if (root != "/") {
+        if (!rel.starts_with(root) || (rel.size() != root.size() && rel[root.size()] != '/'))
+            return std::nullopt; // not below the mounted part of the hierarchy
         rel.remove_prefix(root.size());
     }
+    if (has_dotdot(rel))
+        return std::nullopt; // never read outside the mount
     std::string dir = mount_.mount_point;
     if (!rel.empty() && rel != "/")
         dir += rel.front() == '/' ? std::string(rel) : "/" + std::string(rel);
