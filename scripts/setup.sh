@@ -12,6 +12,9 @@ PACKAGES=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev python3 prometheus util-linux curl
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev golang-go bpftrace
+  # deployment checks: Kubernetes schema validation (npm packages, tests/deploy/k8s); kubectl (kustomize) comes
+  # with these machines' image, not from Debian
+  nodejs npm
 )
 
 missing=()
