@@ -105,6 +105,7 @@ systemctl show memsight -p ActiveState -p SubState -p NRestarts -p Result -p Mai
 pid=$(systemctl show memsight -p MainPID --value)
 grep -E '^(Uid|CapEff|CapAmb|CapBnd|NoNewPrivs|Seccomp):' /proc/$pid/status >/results/status.txt || true
 journalctl -u memsight -u memsight-leaker --no-pager -o short-monotonic >/results/journal.txt 2>&1 || true
+journalctl -b --no-pager -o cat | grep -i firewall >/results/firewall.txt 2>&1 || true
 systemctl --no-block poweroff
 EOF
 chmod 0755 "$ROOT/usr/local/bin/memsight-check"
@@ -131,7 +132,7 @@ timeout 110 systemd-nspawn --quiet --boot --directory="$ROOT" --register=no --ke
     --bind-ro=/sys/kernel/tracing --bind="$RESULTS:/results" >"$RUN/nspawn.log" 2>&1 </dev/null || rc=$?
 
 show() {
-    for f in state.txt status.txt journal.txt; do
+    for f in state.txt status.txt firewall.txt journal.txt; do
         echo "--- $f"
         cat "$RESULTS/$f" 2>/dev/null || echo "(none)"
     done
@@ -160,6 +161,8 @@ grep -Eq '^Uid:\s+0\s' "$RESULTS/status.txt" && errors+=("the agent runs as root
 grep -Eq '^Seccomp:\s+2' "$RESULTS/status.txt" || errors+=("no seccomp filter on the agent")
 grep -Eq "^CapEff:\s+$CAPEFF\$" "$RESULTS/status.txt" || errors+=("the agent's CapEff is not $CAPEFF")
 grep -Eq '^NoNewPrivs:\s+1' "$RESULTS/status.txt" || errors+=("NoNewPrivileges= not applied")
+# systemd says so when it cannot enforce IPAddressDeny= (no cgroup BPF firewall, e.g. a pure cgroup v1 host).
+[ -s "$RESULTS/firewall.txt" ] && errors+=("IPAddressDeny= not enforced: $(head -1 "$RESULTS/firewall.txt")")
 if grep -Eiq 'operation not permitted|permission denied|missing capability' "$RESULTS/journal.txt"; then
     errors+=("permission errors in the agent's journal")
 fi
