@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The agent in a cgroup namespace of its own, as in a container on a cgroup v2 node: it must still export the
-container beside it, with the right container_id and pod_uid. With CAP_SYS_ADMIN it joins pid 1's namespace
-(host paths); without it, it reads the '/../' paths relative to its namespace root.
+container beside it, with the right container_id, pod_uid and the host's cgroup path. With CAP_SYS_ADMIN it joins
+pid 1's namespace; without it, it finds its own cgroup in the hierarchy and resolves the '/../' paths against it.
 
 pid 1 of this machine may not be readable (a sandbox's init), so the test gives the agent a pid namespace whose
 pid 1 is a shell in the test's own cgroup namespace, the way hostPID gives a DaemonSet pod the host's init."""
@@ -54,11 +54,12 @@ class CgroupNamespace(unittest.TestCase):
         self.assertIn("cgroup namespace: joined the host's", logs)
         self.assertEqual(cgroup, relpath)  # host paths again
 
-    def test_reads_relative_paths_without_cap_sys_admin(self):
+    def test_resolves_paths_against_its_own_root_without_cap_sys_admin(self):
         cgroup, relpath, logs = self.run_agent_in_own_namespace(drop_sys_admin=True)
         self.assertIn("cannot join the host's", logs)
         self.assertIn("joining needs CAP_SYS_ADMIN", logs)
-        self.assertEqual(cgroup, "/.." + relpath)  # relative to the agent's namespace root
+        self.assertIn("other processes' cgroup paths are resolved against it", logs)
+        self.assertEqual(cgroup, relpath)  # '/../kubepods/...' resolved against /memsight-e2e-agent-<tag>
 
 
 if __name__ == "__main__":

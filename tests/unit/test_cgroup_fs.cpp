@@ -253,6 +253,23 @@ TEST(CgroupFsRead, OwnCgroupNamespaceSeesHostPathsAsDotDot)
     EXPECT_EQ(cg.path_for_id(inode_of(kV1Mount + "/docker/" + kDockerId)), "/../../docker/" + kDockerId);
 }
 
+TEST(CgroupFsFindProcess, FindsTheCgroupListingAPid)
+{
+    TempDir tmp{"memsight_cgroup"};
+    ASSERT_FALSE(tmp.path().empty());
+    fs::create_directories(tmp.path() + "/libpod_parent/libpod-a");
+    fs::create_directories(tmp.path() + "/libpod_parent/libpod-b");
+    write_text(tmp.path() + "/cgroup.procs", "1\n2\n");
+    write_text(tmp.path() + "/libpod_parent/cgroup.procs", "");
+    write_text(tmp.path() + "/libpod_parent/libpod-a/cgroup.procs", "4711\n");
+    write_text(tmp.path() + "/libpod_parent/libpod-b/cgroup.procs", "47110\n471\n");
+    const CgroupFs cg({CgroupVersion::V1, tmp.path()});
+    EXPECT_EQ(cg.find_process(4711), "/libpod_parent/libpod-a");
+    EXPECT_EQ(cg.find_process(471), "/libpod_parent/libpod-b");
+    EXPECT_EQ(cg.find_process(2), "/");
+    EXPECT_FALSE(cg.find_process(5).has_value());
+}
+
 // ---- detect() ----
 
 TEST(CgroupFsDetect, V2RequiresTheMemoryController)

@@ -233,6 +233,32 @@ TEST(ProcCgroupParse, MemoryPathAbsentWithoutMemoryOrUnifiedLine)
 
 // ---- this machine ----
 
+TEST(ProcCgroupParse, NormalizesPaths)
+{
+    using memsight::procfs::normalize_cgroup_path;
+    EXPECT_EQ(normalize_cgroup_path("/a/b/../c"), "/a/c");
+    EXPECT_EQ(normalize_cgroup_path("/a/./b//"), "/a/b");
+    EXPECT_EQ(normalize_cgroup_path(""), "/");
+    EXPECT_EQ(normalize_cgroup_path("/a/.."), "/");
+    EXPECT_FALSE(normalize_cgroup_path("/..").has_value());
+    EXPECT_FALSE(normalize_cgroup_path("/a/../../b").has_value());
+}
+
+// The agent in a cgroup namespace rooted at /kubepods/besteffort/pod<uid>/<agent>: other processes' paths read
+// "/../../<sibling>" and resolve to the hierarchy's own paths.
+TEST(ProcCgroupParse, ResolvesPathsAgainstTheNamespaceRoot)
+{
+    using memsight::procfs::set_cgroup_namespace_root;
+    const std::string root = "/kubepods/besteffort/pod1/agent";
+    set_cgroup_namespace_root(root);
+    EXPECT_EQ(memory_cgroup_path(parse_proc_cgroup("0::/../../pod2/ctr\n")), "/kubepods/besteffort/pod2/ctr");
+    EXPECT_EQ(memory_cgroup_path(parse_proc_cgroup("4:memory:/\n")), root);
+    EXPECT_EQ(memory_cgroup_path(parse_proc_cgroup("4:memory:/../../../../system.slice/x\n")), "/system.slice/x");
+    EXPECT_FALSE(memory_cgroup_path(parse_proc_cgroup("4:memory:/../../../../../x\n")).has_value()); // above "/"
+    set_cgroup_namespace_root("/");
+    EXPECT_EQ(memory_cgroup_path(parse_proc_cgroup("0::/../../pod2/ctr\n")), "/../../pod2/ctr"); // as read
+}
+
 TEST(ProcParseLive, ParsesOwnProcFiles)
 {
     const auto status_text = read_file("/proc/self/status");

@@ -1,7 +1,7 @@
 // memsight: eBPF memory observer. Subcommands live in one file each.
 #include "cli/commands.h"
 #include "config/config.h"
-#include "util/cgroup_namespace.h"
+#include "procfs/cgroup_namespace.h"
 #include "util/error.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -32,7 +32,7 @@ int main(int argc, char** argv)
     }
     try {
         // Before any thread exists: a joined namespace is inherited by the threads created after it.
-        memsight::util::join_host_cgroup_namespace();
+        memsight::procfs::adopt_host_cgroup_view();
         return run();
     } catch (const memsight::config::ConfigError& e) {
         std::fprintf(stderr, "memsight: %s\n", e.what());

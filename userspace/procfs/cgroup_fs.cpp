@@ -243,6 +243,8 @@ std::optional<CgroupFs> CgroupFs::detect(const std::string& mountinfo_path)
         if (!controllers || !has_token(text::split_ws(text::trim(*controllers)), "memory"))
             return std::nullopt;
     }
+    if (cgroup_namespace_root() != "/")
+        mount->root = "/";
     return CgroupFs(std::move(*mount));
 }
 
@@ -264,6 +266,22 @@ std::optional<CgroupMemory> CgroupFs::read(const std::string& cgroup_path) const
     if (!rel.empty() && rel != "/")
         dir += rel.front() == '/' ? std::string(rel) : "/" + std::string(rel);
     return mount_.version == CgroupVersion::V1 ? read_v1(dir) : read_v2(dir);
+}
+
+std::optional<std::string> CgroupFs::find_process(pid_t pid) const
+{
+    std::map<uint64_t, std::string> dirs;
+    walk(mount_.mount_point, "", 0, dirs);
+    const std::string wanted = std::to_string(pid);
+    for (const auto& [ino, rel] : dirs) {
+        const auto procs = read_file(mount_.mount_point + (rel == "/" ? "" : rel) + "/cgroup.procs");
+        if (!procs)
+            continue;
+        for (const auto line : text::split(*procs, '\n'))
+            if (text::trim(line) == wanted)
+                return rel;
+    }
+    return std::nullopt;
 }
 
 std::optional<std::string> CgroupFs::path_for_id(uint64_t id) const

@@ -49,7 +49,8 @@ struct CgroupMemory {
 class CgroupFs {
 public:
     explicit CgroupFs(CgroupMount mount);
-    // Detects the mount from /proc/self/mountinfo; nullopt when no memory cgroup hierarchy is mounted.
+    // Detects the mount from /proc/self/mountinfo; nullopt when no memory cgroup hierarchy is mounted. With a
+    // cgroup namespace root set (proc_parse.h), paths are relative to the mount, whose root is then "/".
     static std::optional<CgroupFs> detect(const std::string& mountinfo_path = "/proc/self/mountinfo");
 
     const CgroupMount& mount() const { return mount_; }
@@ -57,6 +58,9 @@ public:
     // Maps a kernfs id (the inode of the cgroup's directory, as BPF reports it) to its cgroup path,
     // e.g. "/memsight-test/x"; walks the hierarchy on a cache miss. nullopt when not found.
     std::optional<std::string> path_for_id(uint64_t id) const;
+    // The path, below the mount, of the cgroup whose cgroup.procs lists `pid` (as the reader's pid namespace
+    // numbers it); nullopt when no cgroup does.
+    std::optional<std::string> find_process(pid_t pid) const;
 
 private:
     CgroupMount mount_;

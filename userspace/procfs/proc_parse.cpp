@@ -238,16 +238,64 @@ std::vector<CgroupLine> parse_proc_cgroup(std::string_view text)
     return out;
 }
 
+namespace {
+
+std::string& namespace_root()
+{
+    static std::string root = "/";
+    return root;
+}
+
+std::optional<std::string> resolved(const std::string& path)
+{
+    const std::string& root = namespace_root();
+    if (root == "/")
+        return path;
+    return normalize_cgroup_path(root + "/" + path);
+}
+
+} // namespace
+
+void set_cgroup_namespace_root(std::string root)
+{
+    namespace_root() = std::move(root);
+}
+
+const std::string& cgroup_namespace_root()
+{
+    return namespace_root();
+}
+
+std::optional<std::string> normalize_cgroup_path(std::string_view path)
+{
+    std::vector<std::string_view> parts;
+    for (const auto part : text::split(path, '/')) {
+        if (part.empty() || part == ".")
+            continue;
+        if (part == "..") {
+            if (parts.empty())
+                return std::nullopt;
+            parts.pop_back();
+        } else {
+            parts.push_back(part);
+        }
+    }
+    std::string out;
+    for (const auto part : parts)
+        out.append("/").append(part);
+    return out.empty() ? "/" : out;
+}
+
 std::optional<std::string> memory_cgroup_path(const std::vector<CgroupLine>& lines)
 {
     for (const auto& line : lines) {
         if (std::find(line.controllers.begin(), line.controllers.end(), "memory") != line.controllers.end()) {
-            return line.path;
+            return resolved(line.path);
         }
     }
     for (const auto& line : lines) {
         if (line.hierarchy == 0 && line.controllers.empty())
-            return line.path;
+            return resolved(line.path);
     }
     return std::nullopt;
 }

@@ -49,8 +49,19 @@ struct CgroupLine {
 std::vector<CgroupLine> parse_proc_cgroup(std::string_view text);
 
 // The path of the cgroup that accounts the process's memory: the v1 line whose controllers include
-// "memory" if there is one, else the v2 line ("0::"). nullopt when neither exists.
+// "memory" if there is one, else the v2 line ("0::"). nullopt when neither exists. The path is resolved against
+// cgroup_namespace_root(); nullopt as well when it climbs above the hierarchy's root.
 std::optional<std::string> memory_cgroup_path(const std::vector<CgroupLine>& lines);
+
+// "/a/b/../c" -> "/a/c", "" -> "/"; nullopt when ".." climbs above "/".
+std::optional<std::string> normalize_cgroup_path(std::string_view path);
+
+// Where the agent's cgroup namespace is rooted in the memory hierarchy, when it has a namespace of its own that
+// it could not leave (procfs/cgroup_namespace.h): /proc/PID/cgroup then reads "/../x" and this root turns it
+// into "/x" again. "/" (the default) leaves paths as they are. Process-wide, like the namespace itself: set once
+// at start-up, before other threads.
+void set_cgroup_namespace_root(std::string root);
+const std::string& cgroup_namespace_root();
 
 // Small text helpers shared by the procfs and cgroupfs parsers (no allocation beyond the vectors).
 namespace text {
