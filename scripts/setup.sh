@@ -12,24 +12,32 @@ PACKAGES=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev python3 prometheus util-linux curl
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev golang-go bpftrace
-  # deployment checks: Kubernetes schema validation (npm packages, tests/deploy/k8s); kubectl (kustomize) comes
-  # with these machines' image, not from Debian
-  nodejs npm
+  # the container image (a Debian base made by mmdebstrap) and the systemd unit booted in systemd-nspawn
+  mmdebstrap systemd-container
 )
+# Installed with their Recommends: podman's networking (netavark, aardvark-dns, iptables), slirp4netns, catatonit.
+WITH_RECOMMENDS=(podman runc)
+# Kubernetes schema validation (npm packages, tests/deploy/k8s) needs node and npm: Debian's, unless the machine
+# has them already (these machines' image ships a newer Node.js with its own npm). kubectl (kustomize) comes
+# with the machines' image; it is not in Debian.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
 missing=()
+missing_rec=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+for p in "${WITH_RECOMMENDS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_rec+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && [ ${#missing_rec[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "setup: missing packages: ${missing[*]}; run as root (sudo) to install them" >&2
+  echo "setup: missing packages: ${missing[*]} ${missing_rec[*]}; run as root (sudo) to install them" >&2
   exit 1
 fi
-echo "setup: installing ${missing[*]}"
+echo "setup: installing ${missing[*]} ${missing_rec[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ ${#missing[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ ${#missing_rec[@]} -eq 0 ] || apt-get install -y -qq "${missing_rec[@]}" >/dev/null
