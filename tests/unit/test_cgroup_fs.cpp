@@ -246,9 +246,9 @@ TEST(CgroupFsRead, OwnCgroupNamespaceSeesHostPathsAsDotDot)
     const auto m = cg.read("/../../docker/" + kDockerId);
     ASSERT_TRUE(m.has_value());
     EXPECT_EQ(m->usage, 201326592u);
-    EXPECT_FALSE(cg.read("/../../docker/../../etc").has_value());          // never escapes the mount
-    EXPECT_FALSE(cg.read("/../docker/" + kDockerId).has_value());          // above the mount: not readable
-    EXPECT_FALSE(cg.read("/docker/" + kDockerId).has_value()); // below the agent's own namespace root: elsewhere
+    EXPECT_FALSE(cg.read("/../../docker/../../etc").has_value()); // never escapes the mount
+    EXPECT_FALSE(cg.read("/../docker/" + kDockerId).has_value()); // above the mount: not readable
+    EXPECT_FALSE(cg.read("/docker/" + kDockerId).has_value());    // below the agent's own namespace root: elsewhere
     // The ids BPF reports map to the same relative form, so the OOM join finds the same container.
     EXPECT_EQ(cg.path_for_id(inode_of(kV1Mount + "/docker/" + kDockerId)), "/../../docker/" + kDockerId);
 }

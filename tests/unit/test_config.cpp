@@ -321,8 +321,8 @@ TEST(ConfigLoad, ListenForms)
 TEST(ConfigErrors, ListenNameThatDoesNotResolve)
 {
     const std::string e = error_of("listen: my-node.invalid:9756\n");
-    EXPECT_EQ(e.rfind("memsight.yaml:1: listen: host 'my-node.invalid' in 'my-node.invalid:9756' does not resolve (", 0),
-              0u)
+    EXPECT_EQ(
+        e.rfind("memsight.yaml:1: listen: host 'my-node.invalid' in 'my-node.invalid:9756' does not resolve (", 0), 0u)
         << e;
     EXPECT_NE(e.find("give an IP address, or a name in /etc/hosts or DNS"), std::string::npos) << e;
 }
@@ -333,8 +333,8 @@ TEST(ConfigErrors, ListenIpv6NeedsAnIpv6Server)
         EXPECT_EQ(load("listen: '[::1]:9756'\n").listen, "[::1]:9756");
     else
         EXPECT_EQ(error_of("listen: '[::1]:9756'\n"),
-              "memsight.yaml:1: listen: '[::1]:9756' is IPv6 only, and this build's HTTP server (civetweb built "
-              "without IPv6, as Debian ships it) listens on IPv4 addresses only");
+                  "memsight.yaml:1: listen: '[::1]:9756' is IPv6 only, and this build's HTTP server (civetweb built "
+                  "without IPv6, as Debian ships it) listens on IPv4 addresses only");
 }
 
 TEST(ConfigLoad, GrowthWindowEqualToIntervalIsAccepted)
@@ -459,8 +459,9 @@ TEST(ConfigErrors, Listen)
     EXPECT_EQ(
         error_of("listen: :9756\n"),
         "memsight.yaml:1: listen: host part is empty in ':9756' (use 0.0.0.0:PORT to listen on every IPv4 address)");
-    EXPECT_EQ(error_of("listen: 127.0.0.1\n"),
-              "memsight.yaml:1: listen: must be ADDR:PORT like 127.0.0.1:9756, [::1]:9756 or HOSTNAME:9756, got '127.0.0.1'");
+    EXPECT_EQ(
+        error_of("listen: 127.0.0.1\n"),
+        "memsight.yaml:1: listen: must be ADDR:PORT like 127.0.0.1:9756, [::1]:9756 or HOSTNAME:9756, got '127.0.0.1'");
     EXPECT_EQ(error_of("listen: 127.0.0.1:0\n"),
               "memsight.yaml:1: listen: port must be a number between 1 and 65535, got '0' in '127.0.0.1:0'");
     EXPECT_EQ(error_of("listen: 127.0.0.1:65536\n"),
@@ -471,8 +472,9 @@ TEST(ConfigErrors, Listen)
               "memsight.yaml:1: listen: IPv6 addresses must be in brackets, like [::1]:9756, got '::1:9756'");
     EXPECT_EQ(error_of("listen: '[]:9756'\n"), "memsight.yaml:1: listen: host part is empty in '[]:9756'");
     EXPECT_EQ(error_of("listen: '[zz]:9756'\n"), "memsight.yaml:1: listen: invalid IPv6 address 'zz' in '[zz]:9756'");
-    EXPECT_EQ(error_of("listen: '[::1]9756'\n"),
-              "memsight.yaml:1: listen: must be ADDR:PORT like 127.0.0.1:9756, [::1]:9756 or HOSTNAME:9756, got '[::1]9756'");
+    EXPECT_EQ(
+        error_of("listen: '[::1]9756'\n"),
+        "memsight.yaml:1: listen: must be ADDR:PORT like 127.0.0.1:9756, [::1]:9756 or HOSTNAME:9756, got '[::1]9756'");
     EXPECT_EQ(error_of("listen: 300.1.1.1:80\n"),
               "memsight.yaml:1: listen: invalid IPv4 address '300.1.1.1' in '300.1.1.1:80'");
     EXPECT_EQ(error_of("listen: 'a b:80'\n"), "memsight.yaml:1: listen: invalid host 'a b' in 'a b:80'");
@@ -941,7 +943,8 @@ TEST(ConfigOverrides, BadFlagsThrowAndLeaveConfigUnchanged)
         apply_overrides(c, Overrides{"nohost", std::nullopt});
         FAIL();
     } catch (const ConfigError& e) {
-        EXPECT_STREQ(e.what(), "--listen: must be ADDR:PORT like 127.0.0.1:9756, [::1]:9756 or HOSTNAME:9756, got 'nohost'");
+        EXPECT_STREQ(e.what(),
+                     "--listen: must be ADDR:PORT like 127.0.0.1:9756, [::1]:9756 or HOSTNAME:9756, got 'nohost'");
     }
     try {
         apply_overrides(c, Overrides{std::nullopt, Duration{std::chrono::minutes(10)}});

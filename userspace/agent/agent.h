@@ -22,8 +22,8 @@ namespace memsight::agent {
 
 // How far the scan loop has come, for the health probes.
 struct Progress {
-    analysis::Clock::time_point started{}; // when the BPF programs were attached
-    uint64_t scans = 0;                     // completed scans
+    analysis::Clock::time_point started{};   // when the BPF programs were attached
+    uint64_t scans = 0;                      // completed scans
     analysis::Clock::time_point last_scan{}; // end of the last one
 };
 

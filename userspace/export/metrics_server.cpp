@@ -140,8 +140,8 @@ MetricsServer::MetricsServer(const std::string& listen, const std::string& path,
     }
     mg_init_library(0);
     // Four workers: Prometheus servers, probes and a person's curl at once without queueing behind a scrape.
-    const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "4", "request_timeout_ms", "10000",
-                             nullptr};
+    const char* options[] = {"listening_ports",    ports.c_str(), "num_threads", "4",
+                             "request_timeout_ms", "10000",       nullptr};
     mg_callbacks callbacks{};
     callbacks.log_message = log_civetweb;
     mg_init_data init{&callbacks, nullptr, options};
@@ -150,7 +150,8 @@ MetricsServer::MetricsServer(const std::string& listen, const std::string& path,
     mg_error_data error{&code, text, sizeof text};
     ctx_ = mg_start2(&init, &error);
     if (ctx_ == nullptr)
-        throw UserError("cannot listen on " + ports + ": " + (text[0] != '\0' ? text : "the HTTP server did not start"));
+        throw UserError("cannot listen on " + ports + ": " +
+                        (text[0] != '\0' ? text : "the HTTP server did not start"));
     mg_set_request_handler(ctx_, path.c_str(), serve_metrics, handlers_.get());
     mg_set_request_handler(ctx_, "/healthz", serve_healthz, handlers_.get());
     mg_set_request_handler(ctx_, "/readyz", serve_readyz, handlers_.get());

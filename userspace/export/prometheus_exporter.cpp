@@ -1,6 +1,5 @@
 #include "export/prometheus_exporter.h"
 
-
 #include <prometheus/text_serializer.h>
 
 #include <chrono>

@@ -36,8 +36,9 @@ std::variant<ListenAddress, std::string> parse_listen(std::string_view s);
 // Whether the HTTP server (civetweb) can listen on IPv6 addresses.
 bool http_server_has_ipv6();
 
-// parse_listen, then the numeric addresses the server can listen on: a literal as it is, a host name through getaddrinfo (each
-// distinct address once, in the resolver's order). The error says why, e.g. that the name does not resolve.
+// parse_listen, then the numeric addresses the server can listen on: a literal as it is, a host name through
+// getaddrinfo (each distinct address once, in the resolver's order). The error says why, e.g. that the name does not
+// resolve.
 std::variant<std::vector<Endpoint>, std::string> resolve_listen(std::string_view s);
 
 } // namespace memsight::util
