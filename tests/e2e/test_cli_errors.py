@@ -63,6 +63,29 @@ class CliErrors(unittest.TestCase):
                             "--listen", f"127.0.0.1:{e2e.free_port()}"], capture_output=True, text=True, timeout=30)
         self.assertOneLineError(r, r"^memsight: missing capability CAP_BPF \(or CAP_SYS_ADMIN\)")
 
+    def test_bad_usage_is_one_line_and_exit_2(self):
+        for argv, message in ((["agent", "--bogus"], "The following argument was not expected: --bogus"),
+                              (["leaks", "--pid"], "--pid: 1 required INT missing"),
+                              ([], "A subcommand is required")):
+            r = run(*argv)
+            self.assertOneLineError(r, "^memsight: " + message)
+            self.assertEqual(r.returncode, 2, argv)
+        self.assertEqual(run("agent", "--help").returncode, 0)
+
+    def test_bad_flag_values_fail_before_any_work(self):
+        self.assertOneLineError(run("top", "--once", "-n", "-3"), r"^memsight: -n/--rows must be at least 1, got -3$")
+        # Checked before the 30 s session, not after it.
+        target = subprocess.Popen(["sleep", "60"])
+        try:
+            r = run("profile", "--pid", str(target.pid), "--output", os.devnull, "--format", "folded", "--value",
+                    "bogus", timeout=10)
+        finally:
+            target.kill()
+            target.wait()
+        self.assertOneLineError(r, r"^memsight: --value must be inuse_space, inuse_objects, alloc_space or "
+                                   r"alloc_objects, got 'bogus'$")
+        self.assertEqual(r.returncode, 1)
+
     def test_version(self):
         r = run("version")
         self.assertEqual(r.returncode, 0)

@@ -28,7 +28,11 @@ int main(int argc, char** argv)
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success))
+            return app.exit(e); // --help
+        // Bad usage: one line in memsight's form, and exit status 2 (docs/cli.md), not CLI11's own codes.
+        std::fprintf(stderr, "memsight: %s (memsight [COMMAND] --help lists the options)\n", e.what());
+        return 2;
     }
     try {
         // Before any thread exists: a joined namespace is inherited by the threads created after it.

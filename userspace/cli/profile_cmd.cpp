@@ -28,6 +28,9 @@ int run_profile(const ProfileArgs& a)
         throw UserError("--format must be pprof or folded, got '" + a.format + "'");
     if (a.output.empty())
         throw UserError("--output FILE is required");
+    if (!profile::is_folded_value(a.value)) // checked before the session, not after it
+        throw UserError("--value must be inuse_space, inuse_objects, alloc_space or alloc_objects, got '" + a.value +
+                        "'");
     DeepRunOptions o;
     o.sample_bytes = a.sample_bytes;
     o.max_outstanding = a.max_outstanding;

@@ -14,7 +14,7 @@ namespace {
 struct TopArgs {
     bool once = false;
     std::string interval = "2s";
-    size_t rows = 20;
+    int rows = 20;
     std::string sort = "rss";
 };
 
@@ -47,7 +47,7 @@ void print_table(std::vector<analysis::ProcessView> procs, const TopArgs& a, siz
     std::printf("memsight top: %zu processes, sorted by %s\n", total, a.sort.c_str());
     std::printf("%8s %-16s %-12s %9s %9s %9s %9s %9s %9s %10s %5s\n", "PID", "COMM", "CONTAINER", "RSS", "ANON", "FILE",
                 "SHMEM", "SWAP", "PEAK", "GROWTH/s", "LEAK?");
-    for (size_t i = 0; i < std::min(a.rows, procs.size()); ++i) {
+    for (size_t i = 0; i < std::min(static_cast<size_t>(a.rows), procs.size()); ++i) {
         const auto& p = procs[i];
         const auto& s = p.sample;
         const std::string container = p.identity.container_id.substr(0, 12);
@@ -65,6 +65,8 @@ int run_top(const TopArgs& a)
 {
     if (a.sort != "rss" && a.sort != "growth" && a.sort != "suspicion")
         throw UserError("--sort must be rss, growth or suspicion, got '" + a.sort + "'");
+    if (a.rows < 1)
+        throw UserError("-n/--rows must be at least 1, got " + std::to_string(a.rows));
     const auto interval = duration_arg(a.interval, "--interval");
     const auto& stop = stop_flag();
     // Growth is measured over the last minute of readings.

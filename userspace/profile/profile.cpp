@@ -271,21 +271,21 @@ std::string to_pprof_gz(const std::vector<Sample>& samples, const ProfileMeta& m
     return gzip(raw);
 }
 
+bool is_folded_value(const std::string& value)
+{
+    return std::find(kFoldedValues.begin(), kFoldedValues.end(), value) != kFoldedValues.end();
+}
+
 std::string to_folded(const std::vector<Sample>& samples, const std::string& value, const std::string& root)
 {
-    int64_t Sample::*field = nullptr;
-    if (value == "inuse_space") {
-        field = &Sample::inuse_space;
-    } else if (value == "inuse_objects") {
-        field = &Sample::inuse_objects;
-    } else if (value == "alloc_space") {
-        field = &Sample::alloc_space;
-    } else if (value == "alloc_objects") {
-        field = &Sample::alloc_objects;
-    } else {
+    // In kFoldedValues' order.
+    constexpr std::array<int64_t Sample::*, kFoldedValues.size()> fields{&Sample::inuse_space, &Sample::inuse_objects,
+                                                                         &Sample::alloc_space, &Sample::alloc_objects};
+    const auto at = std::find(kFoldedValues.begin(), kFoldedValues.end(), value);
+    if (at == kFoldedValues.end())
         throw std::invalid_argument("unknown profile value '" + value +
                                     "' (expected inuse_space, inuse_objects, alloc_space or alloc_objects)");
-    }
+    int64_t Sample::*field = fields[static_cast<size_t>(at - kFoldedValues.begin())];
 
     const std::string root_frame = folded_escape(root);
     std::map<std::string, int64_t> totals; // sorted output, identical stacks merged

@@ -1,6 +1,7 @@
 // Profile output of the deep tier: pprof (gzip-compressed profile.proto) and folded stacks for flame graphs.
 // Input is already symbolized and un-biased; this module only encodes.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,6 +48,11 @@ std::string to_pprof_gz(const std::vector<Sample>& samples, const ProfileMeta& m
 // (root: when non-empty, prepended as the outermost frame, e.g. the comm.)
 // Lines are sorted by stack; a sample with no frames and no root is shown as "[unknown]".
 std::string to_folded(const std::vector<Sample>& samples, const std::string& value, const std::string& root = "");
+
+// The value names to_folded accepts, for checking a flag before a session runs.
+inline constexpr std::array<const char*, 4> kFoldedValues{"inuse_space", "inuse_objects", "alloc_space",
+                                                          "alloc_objects"};
+bool is_folded_value(const std::string& value);
 
 // The name a viewer shows for a frame: the function, else "module+0xOFFSET", else "0xADDRESS" (lower-case hex).
 std::string frame_name(const Frame& frame);
