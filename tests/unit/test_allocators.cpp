@@ -327,8 +327,8 @@ TEST(FindSymbols, MallocFamilyIsNotIfuncButMemcpyIs)
 {
     const std::string libc = self_mapped_path("libc.so.6");
     ASSERT_FALSE(libc.empty());
-    const auto family = find_symbols(libc, malloc_family_names());
-    EXPECT_EQ(family.size(), malloc_family_names().size()); // glibc defines all ten
+    const auto family = find_symbols(libc, hook_names(HookKind::MallocFamily));
+    EXPECT_EQ(family.size(), hook_names(HookKind::MallocFamily).size()); // glibc defines all ten
     for (const auto& s : family)
         EXPECT_FALSE(s.ifunc) << s.name;
     // memcpy has two versions: memcpy@GLIBC_2.2.5 (FUNC) and the default memcpy@@GLIBC_2.14 (IFUNC).

@@ -53,8 +53,11 @@ TEST(SiteNamesRuntime, RuntimePrefixesInAnyModule)
 {
     for (const char* fn :
          {"operator new(unsigned long)", "operator new[](unsigned long)",
-          "operator new(unsigned long, std::align_val_t)", "operator delete(void*, unsigned long)", "__libc_malloc",
-          "_int_malloc", "je_malloc", "tc_malloc", "mi_malloc",
+          "operator new(unsigned long, std::align_val_t)", "operator delete(void*, unsigned long)",
+          "operator new(unsigned long, std::nothrow_t const&)",
+          "operator new[](unsigned long, std::align_val_t, std::nothrow_t const&)",
+          "operator delete(void*, std::align_val_t, std::nothrow_t const&)", "__libc_malloc", "_int_malloc",
+          "je_malloc", "tc_malloc", "mi_malloc",
           "tcmalloc::ThreadCache::FetchFromCentralCache(unsigned int, int, void* (*)(unsigned long))",
           "__gnu_cxx::new_allocator<int>::allocate(unsigned long, void const*)", "__mmap", "__munmap", "__mremap"}) {
         EXPECT_TRUE(is_runtime_frame(frame(fn, kApp))) << fn;

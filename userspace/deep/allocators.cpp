@@ -124,13 +124,10 @@ std::string classify(const AllocatorObject& o)
     const bool has_malloc = o.defines("malloc");
     if (o.is_executable && has_malloc)
         return "static";
-    if (contains(o.markers, "mallctl") || contains(o.markers, "je_mallctl"))
-        return "jemalloc";
-    if (contains(o.markers, "tc_malloc") || contains(o.markers, "MallocExtension_Instance") ||
-        contains(o.markers, "_ZN15MallocExtension8instanceEv"))
-        return "tcmalloc";
-    if (contains(o.markers, "mi_malloc"))
-        return "mimalloc";
+    for (const auto& h : kHooks) { // the first marker in table order decides
+        if (h.kind == HookKind::Marker && contains(o.markers, h.symbol))
+            return std::string(h.allocator);
+    }
     if (has_malloc && o.soname == "libc.so.6")
         return "glibc";
     if (has_malloc && is_musl(o.soname, o.path))
@@ -164,64 +161,25 @@ bool AllocatorObject::defines(std::string_view name) const
     return std::any_of(symbols.begin(), symbols.end(), [&](const ProbeSymbol& s) { return s.name == name; });
 }
 
-const std::vector<std::string>& malloc_family_names()
+const std::vector<std::string>& hook_names(HookKind kind)
 {
-    static const std::vector<std::string> names = {"malloc", "calloc",         "realloc",       "reallocarray",
-                                                   "free",   "posix_memalign", "aligned_alloc", "memalign",
-                                                   "valloc", "pvalloc"};
-    return names;
-}
-
-const std::vector<std::string>& mmap_family_names()
-{
-    static const std::vector<std::string> names = {"mmap", "mmap64", "munmap", "mremap"};
-    return names;
-}
-
-const std::vector<std::string>& cxx_operator_names()
-{
-    static const std::vector<std::string> names = {
-        "_Znwm",                              // operator new(size_t)
-        "_Znam",                              // operator new[](size_t)
-        "_ZnwmRKSt9nothrow_t",                // operator new(size_t, nothrow_t const&)
-        "_ZnamRKSt9nothrow_t",                // operator new[](size_t, nothrow_t const&)
-        "_ZnwmSt11align_val_t",               // operator new(size_t, align_val_t)
-        "_ZnamSt11align_val_t",               // operator new[](size_t, align_val_t)
-        "_ZnwmSt11align_val_tRKSt9nothrow_t", // operator new(size_t, align_val_t, nothrow_t const&)
-        "_ZnamSt11align_val_tRKSt9nothrow_t", // operator new[](size_t, align_val_t, nothrow_t const&)
-        "_ZdlPv",                             // operator delete(void*)
-        "_ZdaPv",                             // operator delete[](void*)
-        "_ZdlPvm",                            // operator delete(void*, size_t)
-        "_ZdaPvm",                            // operator delete[](void*, size_t)
-        "_ZdlPvSt11align_val_t",              // operator delete(void*, align_val_t)
-        "_ZdaPvSt11align_val_t",              // operator delete[](void*, align_val_t)
-        "_ZdlPvmSt11align_val_t",             // operator delete(void*, size_t, align_val_t)
-        "_ZdaPvmSt11align_val_t",             // operator delete[](void*, size_t, align_val_t)
-        "_ZdlPvRKSt9nothrow_t",               // operator delete(void*, nothrow_t const&)
-        "_ZdaPvRKSt9nothrow_t",               // operator delete[](void*, nothrow_t const&)
-    };
-    return names;
-}
-
-const std::vector<std::string>& marker_names()
-{
-    static const std::vector<std::string> names = {
-        "mallctl",
-        "je_mallctl", // jemalloc
-        "tc_malloc",
-        "MallocExtension_Instance",
-        "_ZN15MallocExtension8instanceEv", // tcmalloc
-        "mi_malloc",                       // mimalloc
-    };
-    return names;
+    static const auto by_kind = [] {
+        std::map<HookKind, std::vector<std::string>> m;
+        for (const auto& h : kHooks)
+            m[h.kind].emplace_back(h.symbol);
+        return m;
+    }();
+    static const std::vector<std::string> none;
+    const auto it = by_kind.find(kind);
+    return it == by_kind.end() ? none : it->second;
 }
 
 const std::vector<std::string>& all_probe_names()
 {
     static const std::vector<std::string> names = [] {
         std::vector<std::string> all;
-        for (const auto* list : {&malloc_family_names(), &mmap_family_names(), &cxx_operator_names(), &marker_names()})
-            all.insert(all.end(), list->begin(), list->end());
+        for (const auto& h : kHooks)
+            all.emplace_back(h.symbol);
         return all;
     }();
     return names;
@@ -306,7 +264,7 @@ ProcessAllocators detect_allocators(pid_t pid, const std::string& proc_root)
         o.deleted = f.first.deleted;
         o.soname = elf->soname();
         for (auto& s : elf->find_symbols(all_probe_names())) {
-            if (contains(marker_names(), s.name))
+            if (find_hook(s.name)->kind == HookKind::Marker)
                 o.markers.push_back(s.name);
             else
                 o.symbols.push_back(std::move(s));
@@ -315,7 +273,7 @@ ProcessAllocators detect_allocators(pid_t pid, const std::string& proc_root)
             continue;
         o.kind = classify(o);
         if (is_allocator_kind(o.kind)) {
-            for (const auto& name : malloc_family_names())
+            for (const auto& name : hook_names(HookKind::MallocFamily))
                 if (!o.defines(name))
                     o.missing.push_back(name);
         }

@@ -5,6 +5,8 @@
 // /proc/PID/root (so a process in another mount namespace works), looks up the allocation functions
 // in .dynsym/.symtab and converts each address to the FILE OFFSET that uprobes (libbpf attach by
 // offset) expect. Symbols are looked up for x86_64/aarch64 (LP64: operator new is _Znwm).
+#include "deep/alloc_hooks.h"
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -32,7 +34,11 @@ struct ProbeSymbol {
     uint64_t file_offset = 0; // for uprobe attach by offset
     uint64_t vaddr = 0;       // st_value
     uint64_t size = 0;        // st_size
-    bool ifunc = false;       // STT_GNU_IFUNC: file_offset is the RESOLVER, not the function
+    // STT_GNU_IFUNC: file_offset is the RESOLVER, which runs once at relocation and returns the implementation;
+    // a probe there sees no allocation. The deep tier refuses such a symbol (Session::attach_process says so)
+    // instead of probing the resolver. No supported allocator defines a hooked function as an IFUNC (glibc 2.36,
+    // jemalloc, tcmalloc, mimalloc, libstdc++ checked with readelf -Ws; tests/unit/test_allocators.cpp).
+    bool ifunc = false;
     // Name of an earlier symbol in the same list at the same offset (aliases such as memalign and
     // aligned_alloc, mmap and mmap64 in glibc). Attach one probe per offset, not per name.
     std::string alias_of;
@@ -74,12 +80,9 @@ struct ProcessAllocators {
 // "process N exited during allocator detection".
 ProcessAllocators detect_allocators(pid_t pid, const std::string& proc_root = "/proc");
 
-// The names detect_allocators looks up.
-const std::vector<std::string>& malloc_family_names(); // malloc ... pvalloc (the "missing" list is from these)
-const std::vector<std::string>& mmap_family_names();   // mmap, mmap64, munmap, mremap
-const std::vector<std::string>& cxx_operator_names();  // operator new/delete variants (LP64 mangling)
-const std::vector<std::string>& marker_names();        // jemalloc/tcmalloc/mimalloc identifiers
-// All of the above, in that order.
+// The names detect_allocators looks up, from the hook table (deep/alloc_hooks.h), in its order: those of one
+// kind (HookKind::MallocFamily: the names `missing` is made of), or all of them.
+const std::vector<std::string>& hook_names(HookKind kind);
 const std::vector<std::string>& all_probe_names();
 
 // ELF helpers usable on any file. Symbols are defined FUNC/GNU_IFUNC symbols with a non-zero value

@@ -93,6 +93,13 @@ TargetReport Session::attach_process(pid_t pid)
         for (const auto& sym : obj.symbols) {
             if (!loader::AllocProbes::is_probed_symbol(sym.name))
                 continue;
+            if (sym.ifunc) {
+                // Its offset is the resolver, run once at relocation: a probe there would see no allocation.
+                t.attach_errors.push_back(obj.path + ":" + sym.name +
+                                          ": an IFUNC symbol (its address is the resolver that picks the "
+                                          "implementation, not the allocator): not probed");
+                continue;
+            }
             std::string error;
             if (probes_->attach(pid, obj.host_path, sym.name, sym.file_offset, error))
                 names += (names.empty() ? "" : ", ") + sym.name;

@@ -1,5 +1,7 @@
 #include "deep/site_names.h"
 
+#include "deep/alloc_hooks.h"
+
 #include <array>
 #include <string_view>
 
@@ -23,10 +25,11 @@ bool is_runtime_frame(const symbolize::Frame& f)
                                    "ld-linux", "libgcc_s.so"}))
         return true;
     const std::string_view fn = f.function;
-    if (fn == "malloc" || fn == "calloc" || fn == "realloc" || fn == "reallocarray" || fn == "free" ||
-        fn == "posix_memalign" || fn == "aligned_alloc" || fn == "memalign" || fn == "valloc" || fn == "pvalloc" ||
-        fn == "mmap" || fn == "mmap64" || fn == "mremap" || fn == "munmap")
+    // Every probed function, by the exact name the symbolizer gives it (a static binary's own malloc too).
+    if (find_hook_by_frame(fn) != nullptr)
         return true;
+    // Allocator internals, the C++ runtime's templates, and global operator new/delete forms the table does not
+    // probe (placement, destroying delete).
     return starts_with_any(fn, {"operator new", "operator delete", "__libc_", "_int_", "je_", "tc_", "mi_",
                                 "tcmalloc::", "std::", "__gnu_cxx::", "__mmap", "__munmap", "__mremap"});
 }

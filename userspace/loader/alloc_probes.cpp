@@ -1,5 +1,6 @@
 #include "loader/alloc_probes.h"
 
+#include "deep/alloc_hooks.h"
 #include "loader/libbpf_owners.h"
 #include "util/error.h"
 #include "util/fd.h"
@@ -28,95 +29,30 @@ struct SkelDeleter {
     void operator()(alloc* s) const { alloc__destroy(s); }
 };
 
-// The functions memsight probes and the kind of probe each gets.
-enum class Hook {
-    Malloc,
-    Calloc,
-    Realloc,
-    ReallocArray,
-    PosixMemalign,
-    AlignedAlloc,
-    Memalign,
-    Valloc,
-    Pvalloc,
-    New,
-    Free,
-    Mmap,
-    Munmap,
-    Mremap
-};
-
-const std::map<std::string, Hook>& hooks()
+// The entry and (when the handler has one) return program of a hook, by their names in bpf/alloc.bpf.c.
+std::pair<bpf_program*, bpf_program*> programs(const bpf_object* obj, const deep::HookSpec& hook)
 {
-    static const std::map<std::string, Hook> table = {
-        {"malloc", Hook::Malloc},
-        {"calloc", Hook::Calloc},
-        {"realloc", Hook::Realloc},
-        {"reallocarray", Hook::ReallocArray},
-        {"posix_memalign", Hook::PosixMemalign},
-        {"aligned_alloc", Hook::AlignedAlloc},
-        {"memalign", Hook::Memalign},
-        {"valloc", Hook::Valloc},
-        {"pvalloc", Hook::Pvalloc},
-        {"free", Hook::Free},
-        {"mmap", Hook::Mmap},
-        {"mmap64", Hook::Mmap},
-        {"munmap", Hook::Munmap},
-        {"mremap", Hook::Mremap},
-        // C++ operators, probed where an allocator library defines them itself (tcmalloc, jemalloc).
-        {"_Znwm", Hook::New},
-        {"_Znam", Hook::New},
-        {"_ZnwmRKSt9nothrow_t", Hook::New},
-        {"_ZnamRKSt9nothrow_t", Hook::New},
-        {"_ZnwmSt11align_val_t", Hook::New},
-        {"_ZnamSt11align_val_t", Hook::New},
-        {"_ZdlPv", Hook::Free},
-        {"_ZdaPv", Hook::Free},
-        {"_ZdlPvm", Hook::Free},
-        {"_ZdaPvm", Hook::Free},
-        {"_ZdlPvSt11align_val_t", Hook::Free},
-        {"_ZdaPvSt11align_val_t", Hook::Free},
-        {"_ZdlPvmSt11align_val_t", Hook::Free},
-        {"_ZdaPvmSt11align_val_t", Hook::Free},
-    };
-    return table;
+    auto* entry = bpf_object__find_program_by_name(obj, std::string(hook.handler->entry).c_str());
+    auto* exit = hook.handler->exit.empty()
+                     ? nullptr
+                     : bpf_object__find_program_by_name(obj, std::string(hook.handler->exit).c_str());
+    return {entry, exit};
 }
 
-// The entry program and, for functions whose result matters, the return program.
-std::pair<bpf_program*, bpf_program*> programs(alloc* s, Hook h)
+// Handler programs the table names that the object lacks (a typo in the table, a renamed BPF program).
+std::vector<std::string> missing_programs(const bpf_object* obj)
 {
-    auto& p = s->progs;
-    switch (h) {
-    case Hook::Malloc:
-        return {p.malloc_enter, p.malloc_exit};
-    case Hook::Calloc:
-        return {p.calloc_enter, p.calloc_exit};
-    case Hook::Realloc:
-        return {p.realloc_enter, p.realloc_exit};
-    case Hook::ReallocArray:
-        return {p.reallocarray_enter, p.reallocarray_exit};
-    case Hook::PosixMemalign:
-        return {p.posix_memalign_enter, p.posix_memalign_exit};
-    case Hook::AlignedAlloc:
-        return {p.aligned_alloc_enter, p.aligned_alloc_exit};
-    case Hook::Memalign:
-        return {p.memalign_enter, p.memalign_exit};
-    case Hook::Valloc:
-        return {p.valloc_enter, p.valloc_exit};
-    case Hook::Pvalloc:
-        return {p.pvalloc_enter, p.pvalloc_exit};
-    case Hook::New:
-        return {p.new_enter, p.new_exit};
-    case Hook::Free:
-        return {p.free_enter, nullptr};
-    case Hook::Mmap:
-        return {p.mmap_enter, p.mmap_exit};
-    case Hook::Munmap:
-        return {p.munmap_enter, nullptr};
-    case Hook::Mremap:
-        return {p.mremap_enter, p.mremap_exit};
+    std::set<std::string> missing;
+    for (const auto& h : deep::kHooks) {
+        if (!h.probed())
+            continue;
+        const auto [entry, exit] = programs(obj, h);
+        if (entry == nullptr)
+            missing.insert(std::string(h.handler->entry));
+        if (exit == nullptr && !h.handler->exit.empty())
+            missing.insert(std::string(h.handler->exit));
     }
-    return {nullptr, nullptr};
+    return {missing.begin(), missing.end()};
 }
 
 std::string errno_text(int err)
@@ -272,6 +208,9 @@ AllocProbes::AllocProbes(const AllocProbeOptions& opts, MapEventHandler on_map_e
         bpf_map__set_max_entries(s->maps.out_spill, std::max<uint32_t>(1024, impl_->buckets / 2));
     };
     auto* skel = impl_->skel.get();
+    if (const auto missing = missing_programs(skel->obj); !missing.empty())
+        throw UserError("the deep-tier BPF object lacks the program " + missing.front() +
+                        " that the allocator hook table (deep/alloc_hooks.h) names");
     configure(skel);
     // uprobe_multi links (Linux 6.6+) run the program straight from the uprobe, without the perf-event layer
     // in between: about 160 fewer instructions per hit (docs/performance.md). Programs are loaded for that
@@ -327,18 +266,27 @@ AllocProbes::~AllocProbes()
 
 bool AllocProbes::is_probed_symbol(const std::string& symbol)
 {
-    return hooks().contains(symbol);
+    const auto* hook = deep::find_hook(symbol);
+    return hook != nullptr && hook->probed();
+}
+
+std::vector<std::string> AllocProbes::missing_handler_programs()
+{
+    std::unique_ptr<alloc, SkelDeleter> skel(alloc__open());
+    if (!skel)
+        throw UserError("cannot open the deep-tier BPF object: " + errno_text(errno));
+    return missing_programs(skel->obj);
 }
 
 bool AllocProbes::attach(pid_t pid, const std::string& binary, const std::string& symbol, uint64_t file_offset,
                          std::string& error)
 {
-    auto it = hooks().find(symbol);
-    if (it == hooks().end()) {
+    const auto* hook = deep::find_hook(symbol);
+    if (hook == nullptr || !hook->probed()) {
         error = "not a probed function";
         return false;
     }
-    const auto [enter, exit] = programs(impl_->skel.get(), it->second);
+    const auto [enter, exit] = programs(impl_->skel->obj, *hook);
     auto attach_one = [&](bpf_program* prog, bool retprobe) {
         const auto key = std::make_tuple(pid, binary, file_offset, retprobe);
         if (impl_->links.contains(key))

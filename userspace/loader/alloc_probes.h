@@ -44,13 +44,17 @@ public:
     AllocProbes(const AllocProbes&) = delete;
     AllocProbes& operator=(const AllocProbes&) = delete;
 
-    // Attaches the probe for `symbol` (malloc, free, _Znwm, ...) at `file_offset` of `binary` (a path the
-    // agent can open, e.g. /proc/PID/root/usr/lib/.../libc.so.6) for process `pid` only. Returns false and
-    // fills `error` when the symbol is not one memsight probes or the kernel refused.
+    // Attaches the probes the hook table gives `symbol` (malloc, free, _Znwm, ...) at `file_offset` of `binary` (a path
+    // the agent can open, e.g. /proc/PID/root/usr/lib/.../libc.so.6) for process `pid` only. Returns false and fills
+    // `error` when the symbol is not one memsight probes or the kernel refused.
     bool attach(pid_t pid, const std::string& binary, const std::string& symbol, uint64_t file_offset,
                 std::string& error);
 
+    // Whether `symbol` has a handler in the allocator hook table (deep/alloc_hooks.h).
     static bool is_probed_symbol(const std::string& symbol);
+    // Programs the hook table names that the BPF object does not have; empty when they agree (opens the object,
+    // loads nothing).
+    static std::vector<std::string> missing_handler_programs();
 
     int poll(int timeout_ms);
     AllocCounters counters() const;
