@@ -1,4 +1,4 @@
-// Tests for decoding ring-buffer records into table, exit-peak and OOM updates, with hand-built records,
+// Tests for applying kernel events to the table, exit peaks and OOM join, with hand-built events,
 // a fake /proc root and a cgroup tree in a temp dir (cgroup ids are directory inodes).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent/event_router.h"
+#include "memsight/kernel_events.h"
 #include "test_files.h"
 
 namespace memsight::agent {
@@ -35,45 +36,25 @@ const std::string kPodCgroup = "/kubepods/burstable/pod" + kPodUid + "/" + kPodI
 // Far above any real pid_max (2^22), so the router's /proc fallbacks find nothing on the host.
 constexpr uint32_t kPid = 900000001;
 
-template <size_t N> void set_comm(char (&dst)[N], const char* src)
+ExecEvent exec_event(pid_t pid, const char* comm)
 {
-    std::memset(dst, 0, N);
-    std::memcpy(dst, src, std::min(N, std::strlen(src)));
+    return ExecEvent{pid, comm};
 }
 
-memsight_exec_event exec_event(uint32_t pid, const char* comm)
+ExitEvent exit_event(pid_t pid, const char* comm, uint64_t peak, uint64_t cgroup_id, bool oom_victim = false)
 {
-    memsight_exec_event e{};
-    e.h.type = MEMSIGHT_EV_EXEC;
-    e.h.tgid = pid;
-    e.ppid = 1;
-    set_comm(e.comm, comm);
-    return e;
+    return ExitEvent{pid, comm, peak, cgroup_id, oom_victim};
 }
 
-memsight_exit_event exit_event(uint32_t pid, const char* comm, uint64_t peak, uint64_t cgroup_id, uint32_t flags = 0)
+OomEvent oom_event(pid_t pid, const char* comm)
 {
-    memsight_exit_event e{};
-    e.h.type = MEMSIGHT_EV_EXIT;
-    e.h.tgid = pid;
-    e.ppid = 1;
-    e.flags = flags;
-    e.peak_rss_bytes = peak;
-    e.cgroup_id = cgroup_id;
-    set_comm(e.comm, comm);
-    return e;
-}
-
-memsight_oom_event oom_event(uint32_t pid, const char* comm)
-{
-    memsight_oom_event e{};
-    e.h.type = MEMSIGHT_EV_OOM;
-    e.h.tgid = pid;
-    e.trigger_tgid = 7;
+    OomEvent e;
+    e.victim = pid;
+    e.trigger = 7;
     e.anon_rss_bytes = 64u << 20;
     e.file_rss_bytes = 1u << 20;
-    set_comm(e.comm, comm);
-    set_comm(e.trigger_comm, "trigger");
+    e.comm = comm;
+    e.trigger_comm = "trigger";
     return e;
 }
 
@@ -114,15 +95,15 @@ struct Rig {
     }
 };
 
-template <typename T> void send(EventRouter& r, const T& ev)
+void send(EventRouter& r, const KernelEvent& ev)
 {
-    r.handle(&ev, sizeof(ev));
+    r.handle(ev);
 }
 
 TEST(EventRouter, ExecUpdatesTheCommAndAsksForTheCgroup)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
     rig.add_process(100, "bash", kDockerCgroup);
     send(r, exec_event(100, "python3"));
     EXPECT_EQ(rig.table.find(100)->sample.comm, "python3");
@@ -131,22 +112,20 @@ TEST(EventRouter, ExecUpdatesTheCommAndAsksForTheCgroup)
     s.comm = "python3";
     s.start_ticks = 1;
     EXPECT_TRUE(rig.table.update(s, Clock::now())); // cgroup re-read requested
-    EXPECT_EQ(r.malformed(), 0u);
 }
 
 TEST(EventRouter, ExecOfAnUnknownPidAddsNothing)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
     send(r, exec_event(101, "ls"));
     EXPECT_EQ(rig.table.size(), 0u);
-    EXPECT_EQ(r.malformed(), 0u);
 }
 
 TEST(EventRouter, ExitOfAKnownProcessUsesTheTablesIdentity)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
     rig.add_process(100, "python3", kDockerCgroup);
     rig.add_process(200, "other", kDockerCgroup);
     // The kernel's cgroup id points elsewhere: the table's identity wins for a known process.
@@ -171,7 +150,7 @@ TEST(EventRouter, ExitOfAKnownProcessUsesTheTablesIdentity)
 TEST(EventRouter, ExitOfAnUnknownProcessUsesTheKernelsCgroup)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
     send(r, exit_event(300, "short", 5u << 20, rig.id_of(kPodCgroup)));
     const auto recent = rig.exits.recent(Clock::now());
     ASSERT_EQ(recent.size(), 1u);
@@ -184,7 +163,7 @@ TEST(EventRouter, ExitOfAnUnknownProcessUsesTheKernelsCgroup)
 TEST(EventRouter, ExitWithAnUnknownOrNoCgroupHasNoIdentity)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
     send(r, exit_event(300, "a", 1, 0));
     send(r, exit_event(301, "b", 2, inode_of(rig.proc_root))); // a directory outside the cgroup tree
     const auto recent = rig.exits.recent(Clock::now());
@@ -196,25 +175,14 @@ TEST(EventRouter, ExitWithAnUnknownOrNoCgroupHasNoIdentity)
     EXPECT_EQ(rig.exits.histogram().count, 2u);
 }
 
-TEST(EventRouter, CommFillingTheWholeFieldIsNotOverread)
-{
-    Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
-    rig.add_process(100, "bash", kDockerCgroup);
-    memsight_exec_event e = exec_event(100, "");
-    std::memcpy(e.comm, "0123456789abcdef", 16);
-    send(r, e);
-    EXPECT_EQ(rig.table.find(100)->sample.comm, "0123456789abcdef");
-}
-
 TEST(EventRouter, OomVictimExitAttributesTheKillToTheKernelsCgroup)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
     rig.add_process(static_cast<pid_t>(kPid), "victim", kPodCgroup);
     send(r, oom_event(kPid, "victim"));
     EXPECT_TRUE(rig.kills.empty()); // waits for the exit
-    send(r, exit_event(kPid, "victim", 70u << 20, rig.id_of(kDockerCgroup), MEMSIGHT_EXIT_F_OOM_VICTIM));
+    send(r, exit_event(kPid, "victim", 70u << 20, rig.id_of(kDockerCgroup), true));
     ASSERT_EQ(rig.kills.size(), 1u);
     const auto& k = rig.kills[0];
     EXPECT_EQ(k.pid, static_cast<pid_t>(kPid));
@@ -234,9 +202,9 @@ TEST(EventRouter, OomVictimExitAttributesTheKillToTheKernelsCgroup)
 TEST(EventRouter, OomVictimExitWithoutCgroupFallsBackToProc)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
     send(r, oom_event(kPid, "victim")); // /proc/<pid>/cgroup of the fake root is read now
-    send(r, exit_event(kPid, "victim", 1, 0, MEMSIGHT_EXIT_F_OOM_VICTIM));
+    send(r, exit_event(kPid, "victim", 1, 0, true));
     ASSERT_EQ(rig.kills.size(), 1u);
     EXPECT_EQ(rig.kills[0].attribution, "proc");
     EXPECT_EQ(rig.kills[0].cgroup, kPodCgroup);
@@ -247,10 +215,10 @@ TEST(EventRouter, OomVictimExitWithoutCgroupFallsBackToProc)
 TEST(EventRouter, OomVictimWithNoCgroupAnywhereIsNone)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
     const uint32_t pid = kPid + 1; // no fake /proc entry
     send(r, oom_event(pid, "victim"));
-    send(r, exit_event(pid, "victim", 1, 0, MEMSIGHT_EXIT_F_OOM_VICTIM));
+    send(r, exit_event(pid, "victim", 1, 0, true));
     ASSERT_EQ(rig.kills.size(), 1u);
     EXPECT_EQ(rig.kills[0].attribution, "none");
     EXPECT_EQ(rig.kills[0].cgroup, "");
@@ -259,7 +227,7 @@ TEST(EventRouter, OomVictimWithNoCgroupAnywhereIsNone)
 TEST(EventRouter, OomVictimCommFromTheTableWhenTheRecordHasNone)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
     rig.add_process(static_cast<pid_t>(kPid), "from-table", kPodCgroup);
     send(r, oom_event(kPid, "")); // kernels before 6.1 give no comm
     rig.ooms.tick(Clock::now() + 1h);
@@ -272,68 +240,38 @@ TEST(EventRouter, OomVictimCommFromTheTableWhenTheRecordHasNone)
 TEST(EventRouter, ExitWithoutTheOomFlagDoesNotCompleteAKill)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
     send(r, oom_event(kPid, "victim"));
     send(r, exit_event(kPid, "victim", 1, rig.id_of(kDockerCgroup), 0));
     EXPECT_TRUE(rig.kills.empty());
 }
 
-TEST(EventRouter, WorksWithoutExitPeaksOrOomTracker)
+TEST(EventRouter, QueuedEventsApplyInOrderOnDrain)
 {
     Rig rig;
-    EventRouter r(rig.table, nullptr, nullptr, *rig.cgroups, *rig.scanner);
-    rig.add_process(100, "a", kDockerCgroup);
-    send(r, oom_event(100, "a"));
-    send(r, exit_event(100, "a", 1, rig.id_of(kDockerCgroup), MEMSIGHT_EXIT_F_OOM_VICTIM));
-    send(r, exit_event(101, "b", 1, rig.id_of(kDockerCgroup)));
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
+    rig.add_process(100, "bash", kDockerCgroup);
+    r.push(exec_event(100, "python3"));
+    r.push(exit_event(100, "python3", 5u << 20, 0));
+    EXPECT_EQ(rig.table.find(100)->sample.comm, "bash"); // nothing applied before the drain
+    r.drain();
     EXPECT_FALSE(rig.table.find(100).has_value());
-    EXPECT_EQ(r.malformed(), 0u);
+    const auto recent = rig.exits.recent(Clock::now());
+    ASSERT_EQ(recent.size(), 1u);
+    EXPECT_EQ(recent[0].comm, "python3");
+    EXPECT_EQ(r.queue_full(), 0u);
 }
 
-TEST(EventRouter, ShortAndUnknownRecordsAreMalformed)
+TEST(EventRouter, AFullQueueCountsWhatItDrops)
 {
     Rig rig;
-    EventRouter r(rig.table, &rig.exits, &rig.ooms, *rig.cgroups, *rig.scanner);
-    rig.add_process(100, "bash", kDockerCgroup);
-
-    r.handle(nullptr, 0);
-    EXPECT_EQ(r.malformed(), 1u);
-    alignas(8) unsigned char buf[sizeof(memsight_oom_event)] = {};
-    r.handle(buf, sizeof(memsight_event_header) - 1); // shorter than a header
-    EXPECT_EQ(r.malformed(), 2u);
-
-    const auto exec = exec_event(100, "python3");
-    std::memcpy(buf, &exec, sizeof(exec));
-    r.handle(buf, sizeof(exec) - 1);
-    EXPECT_EQ(r.malformed(), 3u);
-    EXPECT_EQ(rig.table.find(100)->sample.comm, "bash"); // not applied
-
-    const auto exit = exit_event(100, "bash", 1, 0);
-    std::memcpy(buf, &exit, sizeof(exit));
-    r.handle(buf, sizeof(exit) - 1);
-    EXPECT_EQ(r.malformed(), 4u);
-    EXPECT_TRUE(rig.table.find(100).has_value()); // not removed
-    EXPECT_EQ(rig.exits.histogram().count, 0u);
-
-    const auto oom = oom_event(100, "bash");
-    std::memcpy(buf, &oom, sizeof(oom));
-    r.handle(buf, sizeof(memsight_event_header));
-    EXPECT_EQ(r.malformed(), 5u);
-    rig.ooms.tick(Clock::now() + 1h);
-    EXPECT_TRUE(rig.kills.empty());
-
-    memsight_exec_event unknown = exec_event(100, "x");
-    unknown.h.type = 99;
-    send(r, unknown);
-    EXPECT_EQ(r.malformed(), 6u);
-    EXPECT_EQ(rig.table.find(100)->sample.comm, "bash");
-
-    // A longer record than the type needs is fine (newer BPF side appending fields).
-    alignas(8) unsigned char longer[sizeof(memsight_exec_event) + 8] = {};
-    std::memcpy(longer, &exec, sizeof(exec));
-    r.handle(longer, sizeof(longer));
-    EXPECT_EQ(r.malformed(), 6u);
-    EXPECT_EQ(rig.table.find(100)->sample.comm, "python3");
+    EventRouter r(rig.table, rig.exits, rig.ooms, *rig.cgroups, *rig.scanner);
+    for (size_t i = 0; i < EventRouter::kMaxQueued + 3; ++i)
+        r.push(exec_event(static_cast<pid_t>(1000 + i), "x"));
+    EXPECT_EQ(r.queue_full(), 3u);
+    r.drain();
+    r.push(exec_event(1, "x")); // room again
+    EXPECT_EQ(r.queue_full(), 3u);
 }
 
 } // namespace

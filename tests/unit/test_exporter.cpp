@@ -131,10 +131,9 @@ analysis::AgentSnapshot full_snapshot()
     }
     s.exit_histogram = exits.histogram();
     s.exit_peaks = exits.recent(kT0);
-    for (size_t i = 0; i < s.kernel_counters.size(); ++i)
-        s.kernel_counters[i] = 10 * (i + 1);
+    s.kernel_counters = KernelCounters{10, 20, 30, 40, 50, 60, 70, 80, 4};
     s.attach_failures = 1;
-    s.malformed_records = 4;
+    s.event_queue_full = 5;
     s.scan_seconds = 0.25;
     s.version = "0.1.0";
     s.kernel = "6.18.0";
@@ -238,8 +237,7 @@ TEST(PrometheusRender, NegativeGrowthIsExported)
     auto s = full_snapshot();
     s.processes[0].growth_bytes_per_second = -2048;
     const std::string text = render_text(render(s, 0));
-    EXPECT_NE(text.find("memsight_process_growth_bytes_per_second{" + kProcLabels + "} -2048\n"),
-              std::string::npos);
+    EXPECT_NE(text.find("memsight_process_growth_bytes_per_second{" + kProcLabels + "} -2048\n"), std::string::npos);
 }
 
 TEST(PrometheusRender, ContainerFamiliesLimitAbsentWhenUnlimited)
@@ -393,7 +391,8 @@ TEST(PrometheusRender, SelfMetrics)
               "memsight_events_lost_total{reason=\"stack_map\"} 60\n"
               "memsight_events_lost_total{reason=\"fault_map_full\"} 70\n"
               "memsight_events_lost_total{reason=\"oom_map_full\"} 80\n"
-              "memsight_events_lost_total{reason=\"malformed\"} 4\n");
+              "memsight_events_lost_total{reason=\"malformed\"} 4\n"
+              "memsight_events_lost_total{reason=\"event_queue_full\"} 5\n");
     EXPECT_EQ(block(text, "memsight_tracked_processes"),
               "# HELP memsight_tracked_processes Processes in the agent's table.\n"
               "# TYPE memsight_tracked_processes gauge\n"

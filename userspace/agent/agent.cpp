@@ -41,7 +41,7 @@ Agent::Agent(const config::Config& cfg)
           spdlog::warn("OOM kill: pid {} ({}) cgroup '{}' container '{}' anon_rss {} bytes", k.pid, k.comm, k.cgroup,
                        k.identity.container_id, k.anon_rss);
       }),
-      router_(table_, &exits_, &oom_tracker_, cgroups_, scanner_), planner_(cfg.escalation, ::getpid())
+      router_(table_, exits_, oom_tracker_, cgroups_, scanner_), planner_(cfg.escalation, ::getpid())
 {
     if (!cgroups_.fs())
         spdlog::warn("no memory cgroup hierarchy is mounted: per-container metrics are disabled");
@@ -49,8 +49,7 @@ Agent::Agent(const config::Config& cfg)
     opts.ringbuf_bytes = cfg.ringbuf_bytes;
     opts.page_faults = cfg.page_faults_enabled;
     opts.fault_sample_period = cfg.page_fault_sample_period;
-    probes_ = std::make_unique<loader::AlwaysOnProbes>(
-        opts, [this](const void* data, size_t size) { router_.handle(data, size); });
+    probes_ = std::make_unique<loader::AlwaysOnProbes>(opts, [this](const KernelEvent& e) { router_.push(e); });
 
     const auto& esc = cfg_.escalation;
     if (!esc.enabled)
@@ -336,6 +335,7 @@ void Agent::run(const std::atomic<bool>& stop)
             govern_sessions();
             next_govern = now + std::chrono::seconds(1);
         }
+        router_.drain(); // kernel events, applied here rather than on the ring-buffer thread
         for (auto& r : sessions_)
             r.watch->poll();
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -358,7 +358,7 @@ analysis::AgentSnapshot Agent::snapshot() const
     s.exit_peaks = exits_.recent(now);
     s.kernel_counters = probes_->counters();
     s.attach_failures = probes_->attach_failures();
-    s.malformed_records = router_.malformed();
+    s.event_queue_full = router_.queue_full();
     s.version = kVersion;
     s.kernel = util::kernel_release();
     s.libbpf = loader::libbpf_version();

@@ -4,14 +4,12 @@
 
 namespace memsight::analysis {
 
-void OomTracker::on_mark_victim(const memsight_oom_event& ev, const std::string& comm_fallback,
+void OomTracker::on_mark_victim(const OomEvent& ev, const std::string& comm_fallback,
                                 std::optional<std::string> cgroup_now, Clock::time_point now)
 {
     OomKill k;
-    k.pid = static_cast<pid_t>(ev.h.tgid);
-    k.comm.assign(ev.comm, strnlen(ev.comm, sizeof(ev.comm)));
-    if (k.comm.empty())
-        k.comm = comm_fallback;
+    k.pid = ev.victim;
+    k.comm = ev.comm.empty() ? comm_fallback : ev.comm;
     k.anon_rss = ev.anon_rss_bytes;
     k.file_rss = ev.file_rss_bytes;
     k.shmem_rss = ev.shmem_rss_bytes;
@@ -19,8 +17,8 @@ void OomTracker::on_mark_victim(const memsight_oom_event& ev, const std::string&
     k.pgtables = ev.pgtables_bytes;
     k.oom_score_adj = ev.oom_score_adj;
     k.uid = ev.uid;
-    k.trigger_pid = static_cast<pid_t>(ev.trigger_tgid);
-    k.trigger_comm.assign(ev.trigger_comm, strnlen(ev.trigger_comm, sizeof(ev.trigger_comm)));
+    k.trigger_pid = ev.trigger;
+    k.trigger_comm = ev.trigger_comm;
     k.time = std::chrono::system_clock::now();
     k.seen = now;
     std::lock_guard lock(mu_);

@@ -2,7 +2,7 @@
 // OOM kills: joins the oom:mark_victim record with the victim's own exit record (which carries the
 // victim's memory cgroup), so a kill is attributed to the victim's container, not the killer's.
 #include "analysis/process_table.h"
-#include "memsight/events.h"
+#include "memsight/kernel_events.h"
 
 #include <functional>
 #include <map>
@@ -41,8 +41,8 @@ public:
 
     // `comm_fallback` and `cgroup_now` are best-effort readings of the victim from /proc at the time the
     // record is handled (the kernel gives no comm before 6.1).
-    void on_mark_victim(const memsight_oom_event& ev, const std::string& comm_fallback,
-                        std::optional<std::string> cgroup_now, Clock::time_point now);
+    void on_mark_victim(const OomEvent& ev, const std::string& comm_fallback, std::optional<std::string> cgroup_now,
+                        Clock::time_point now);
     // The victim's exit, with its memory cgroup path as the kernel reported it.
     void on_victim_exit(pid_t pid, std::optional<std::string> cgroup);
     // Emits the kills whose victims have not exited within the timeout.

@@ -5,7 +5,6 @@
 #include "analysis/oom.h"
 #include "analysis/process_table.h"
 #include "memsight/alloc_events.h"
-#include "memsight/events.h"
 
 #include <array>
 #include <cstdint>
@@ -33,9 +32,9 @@ struct AgentSnapshot {
     std::vector<OomKill> recent_oom_victims;
     ExitPeaks::Histogram exit_histogram;
     std::vector<ExitRecord> exit_peaks;
-    std::array<uint64_t, MEMSIGHT_CNT__MAX> kernel_counters{};
+    KernelCounters kernel_counters;
     uint64_t attach_failures = 0;
-    uint64_t malformed_records = 0; // ring-buffer records too short for their type
+    uint64_t event_queue_full = 0; // kernel events dropped because the agent fell behind applying them
     double scan_seconds = 0;
     std::string version, kernel, libbpf;
     // Deep tier (empty when no session runs).

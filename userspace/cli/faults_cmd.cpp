@@ -77,7 +77,7 @@ int run_faults(const FaultsArgs& a)
     opts.oom = false;
     opts.page_faults = true;
     opts.fault_sample_period = a.period;
-    loader::AlwaysOnProbes probes(opts, [](const void*, size_t) {});
+    loader::AlwaysOnProbes probes(opts, [](const KernelEvent&) {});
     spdlog::info("sampling page faults for {} ms{}", duration.count(),
                  a.pid ? " of pid " + std::to_string(a.pid) : std::string());
 
@@ -120,7 +120,7 @@ int run_faults(const FaultsArgs& a)
     if (a.format == "text")
         std::printf("# one sample every %llu page faults per CPU (%s); %llu samples lost (stack map)\n",
                     static_cast<unsigned long long>(period), probes.fault_source().c_str(),
-                    static_cast<unsigned long long>(counters[MEMSIGHT_CNT_LOST_STACK_MAP]));
+                    static_cast<unsigned long long>(counters.lost_stack_map));
     for (const auto& [total, pid] : order) {
         const auto sites = symbolize_process(static_cast<pid_t>(pid), by_pid[pid]);
         if (a.format == "folded") {

@@ -261,18 +261,19 @@ void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, s
 
     const auto& c = s.kernel_counters;
     Family events("memsight_events_total", "Events seen by the BPF programs.", MetricType::Counter);
-    events.add({{"type", "exec"}}, d(c[MEMSIGHT_CNT_EXEC_SEEN]));
-    events.add({{"type", "exit"}}, d(c[MEMSIGHT_CNT_EXIT_SEEN]));
-    events.add({{"type", "oom"}}, d(c[MEMSIGHT_CNT_OOM_SEEN]));
-    events.add({{"type", "fault_sample"}}, d(c[MEMSIGHT_CNT_FAULT_SAMPLES]));
+    events.add({{"type", "exec"}}, d(c.exec_seen));
+    events.add({{"type", "exit"}}, d(c.exit_seen));
+    events.add({{"type", "oom"}}, d(c.oom_seen));
+    events.add({{"type", "fault_sample"}}, d(c.fault_samples));
     events.into(out);
 
     Family lost("memsight_events_lost_total", "Events or samples lost, by reason.", MetricType::Counter);
-    lost.add({{"reason", "ringbuf_full"}}, d(c[MEMSIGHT_CNT_LOST_RINGBUF_FULL]));
-    lost.add({{"reason", "stack_map"}}, d(c[MEMSIGHT_CNT_LOST_STACK_MAP]));
-    lost.add({{"reason", "fault_map_full"}}, d(c[MEMSIGHT_CNT_LOST_FAULT_MAP_FULL]));
-    lost.add({{"reason", "oom_map_full"}}, d(c[MEMSIGHT_CNT_LOST_OOM_MAP_FULL]));
-    lost.add({{"reason", "malformed"}}, d(s.malformed_records));
+    lost.add({{"reason", "ringbuf_full"}}, d(c.lost_ringbuf_full));
+    lost.add({{"reason", "stack_map"}}, d(c.lost_stack_map));
+    lost.add({{"reason", "fault_map_full"}}, d(c.lost_fault_map_full));
+    lost.add({{"reason", "oom_map_full"}}, d(c.lost_oom_map_full));
+    lost.add({{"reason", "malformed"}}, d(c.malformed_records));
+    lost.add({{"reason", "event_queue_full"}}, d(s.event_queue_full));
     lost.into(out);
 
     auto gauge = [&](const char* name, const char* help, double v) {

@@ -1,6 +1,8 @@
 #include "loader/always_on.h"
 
+#include "loader/kernel_records.h"
 #include "loader/libbpf_owners.h"
+#include "memsight/events.h"
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/privileges.h"
@@ -63,11 +65,16 @@ struct AlwaysOnProbes::Impl {
     std::vector<LinkPtr> links;
     std::vector<util::UniqueFd> perf_fds;
     RingPtr ring;
-    RecordHandler handler;
+    EventHandler handler;
+    std::atomic<uint64_t> malformed{0};
 
     static int on_record(void* ctx, void* data, size_t size)
     {
-        static_cast<Impl*>(ctx)->handler(data, size);
+        auto* self = static_cast<Impl*>(ctx);
+        if (auto event = decode_record(data, size))
+            self->handler(*event);
+        else
+            ++self->malformed;
         return 0;
     }
 
@@ -83,7 +90,7 @@ struct AlwaysOnProbes::Impl {
     }
 };
 
-AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, RecordHandler handler) : impl_(std::make_unique<Impl>())
+AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, EventHandler handler) : impl_(std::make_unique<Impl>())
 {
     util::require_bpf_capabilities();
     util::require_kernel_btf();
@@ -178,9 +185,22 @@ int AlwaysOnProbes::poll(int timeout_ms)
     return n == -EINTR ? 0 : n;
 }
 
-Counters AlwaysOnProbes::counters() const
+static_assert(MEMSIGHT_CNT__MAX == 8, "KernelCounters names every kernel counter: add the new one there too");
+
+KernelCounters AlwaysOnProbes::counters() const
 {
-    return sum_percpu_counters<MEMSIGHT_CNT__MAX>(impl_->skel->maps.counters);
+    const auto c = sum_percpu_counters<MEMSIGHT_CNT__MAX>(impl_->skel->maps.counters);
+    KernelCounters k;
+    k.exec_seen = c[MEMSIGHT_CNT_EXEC_SEEN];
+    k.exit_seen = c[MEMSIGHT_CNT_EXIT_SEEN];
+    k.oom_seen = c[MEMSIGHT_CNT_OOM_SEEN];
+    k.fault_samples = c[MEMSIGHT_CNT_FAULT_SAMPLES];
+    k.lost_ringbuf_full = c[MEMSIGHT_CNT_LOST_RINGBUF_FULL];
+    k.lost_stack_map = c[MEMSIGHT_CNT_LOST_STACK_MAP];
+    k.lost_fault_map_full = c[MEMSIGHT_CNT_LOST_FAULT_MAP_FULL];
+    k.lost_oom_map_full = c[MEMSIGHT_CNT_LOST_OOM_MAP_FULL];
+    k.malformed_records = impl_->malformed.load();
+    return k;
 }
 
 std::vector<FaultStack> AlwaysOnProbes::drain_faults()

@@ -1,9 +1,9 @@
 #pragma once
 // Owner of the always-on BPF programs: loads the skeleton, attaches the tracepoints and the sampled
-// page-fault perf events, and hands out ring-buffer records, counters and the fault profile.
-#include "memsight/events.h"
+// page-fault perf events, and hands out typed kernel events, named counters and the fault profile.
+#include "memsight/kernel_events.h"
 
-#include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,8 +23,6 @@ struct AlwaysOnOptions {
 // Faults per sample per CPU, chosen by measurement (docs/performance.md).
 inline constexpr uint64_t kDefaultFaultSamplePeriod = 1000;
 
-using Counters = std::array<uint64_t, MEMSIGHT_CNT__MAX>;
-
 struct FaultStack {
     uint32_t tgid = 0;
     std::string comm;
@@ -34,19 +32,19 @@ struct FaultStack {
 
 class AlwaysOnProbes {
 public:
-    // Raw ring-buffer record (starts with memsight_event_header).
-    using RecordHandler = std::function<void(const void* data, size_t size)>;
+    // Called on the thread that polls, once per decoded record.
+    using EventHandler = std::function<void(const KernelEvent&)>;
 
     // Loads and attaches; throws UserError naming what is missing (capability, BTF, tracepoint).
-    AlwaysOnProbes(const AlwaysOnOptions& opts, RecordHandler handler);
+    AlwaysOnProbes(const AlwaysOnOptions& opts, EventHandler handler);
     ~AlwaysOnProbes();
     AlwaysOnProbes(const AlwaysOnProbes&) = delete;
     AlwaysOnProbes& operator=(const AlwaysOnProbes&) = delete;
 
     // Waits up to timeout_ms for records and dispatches them on this thread. Returns records handled.
     int poll(int timeout_ms);
-    // Kernel-side counters summed over CPUs.
-    Counters counters() const;
+    // Kernel-side counters summed over CPUs, and the records that could not be decoded.
+    KernelCounters counters() const;
     // Takes (and removes) the fault samples aggregated since the last drain.
     std::vector<FaultStack> drain_faults();
     uint64_t fault_sample_period() const { return fault_period_; }
