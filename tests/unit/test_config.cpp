@@ -1,14 +1,18 @@
 #include "config/config.h"
+#include "config/keys.h"
 #include "util/listen_address.h"
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <unistd.h>
+#include <variant>
 
 namespace {
 
@@ -839,8 +843,9 @@ TEST(ConfigEmbedded, EveryKeyIsDocumented)
         }
         previous = line;
     }
-    // 30 settings and 9 section headers (kernel.page_faults, escalation.selector and .retention included).
-    EXPECT_EQ(keys, 39);
+    // Every setting and every section header (kernel.page_faults, escalation.selector and .retention included).
+    EXPECT_EQ(keys, static_cast<int>(memsight::config::key_specs().size() + memsight::config::section_specs().size()));
+    EXPECT_EQ(keys, 39); // 30 settings and 9 sections today
 }
 
 // ---------------------------------------------------------------- files
@@ -953,6 +958,224 @@ TEST(ConfigOverrides, BadFlagsThrowAndLeaveConfigUnchanged)
         EXPECT_STREQ(e.what(), "--interval: must not exceed processes.growth_window (5m), got 10m");
     }
     expect_same(c, before);
+}
+
+TEST(ConfigOverrides, LogLevelFlagIsCheckedLikeTheKey)
+{
+    Config c;
+    apply_overrides(c, Overrides{std::nullopt, std::nullopt, "debug"});
+    EXPECT_EQ(c.log_level, "debug");
+    try {
+        apply_overrides(c, Overrides{std::nullopt, std::nullopt, "warning"});
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_STREQ(e.what(), "--log-level: must be one of trace, debug, info, warn, error, off, got 'warning'");
+    }
+    EXPECT_EQ(c.log_level, "debug");
+}
+
+// ---------------------------------------------------------------- the key table (keys.cpp)
+
+using memsight::config::key_specs;
+using memsight::config::KeySpec;
+using memsight::config::Kind;
+
+// "a.b.c" set to `value` as a YAML file; the value is on line depth + 1.
+std::string yaml_setting(std::string_view path, std::string_view value)
+{
+    std::string out;
+    std::string indent;
+    for (size_t start = 0;;) {
+        const size_t dot = path.find('.', start);
+        out += indent + std::string(path.substr(start, dot - start)) + ":";
+        if (dot == std::string_view::npos)
+            break;
+        out += "\n";
+        indent += "  ";
+        start = dot + 1;
+    }
+    return out + " " + std::string(value) + "\n";
+}
+
+int value_line(std::string_view path)
+{
+    return 1 + static_cast<int>(std::count(path.begin(), path.end(), '.'));
+}
+
+void copy_field(const KeySpec& k, const Config& from, Config& to)
+{
+    std::visit([&](auto f) { f(to) = f(const_cast<Config&>(from)); }, k.field);
+}
+
+std::string validate_error(const Config& c)
+{
+    try {
+        validate(c);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(ConfigTable, EmbeddedFileSetsEveryKeyToItsProdDefault)
+{
+    const YAML::Node file = YAML::Load(std::string(embedded_default_yaml()));
+    for (const KeySpec& k : key_specs()) {
+        SCOPED_TRACE(std::string(k.path));
+        YAML::Node n = file;
+        for (size_t start = 0;;) {
+            const size_t dot = k.path.find('.', start);
+            n.reset(n[std::string(k.path.substr(start, dot - start))]);
+            ASSERT_TRUE(n.IsDefined());
+            if (dot == std::string_view::npos)
+                break;
+            start = dot + 1;
+        }
+        const YAML::Node want = YAML::Load(std::string(k.defaults.prod));
+        ASSERT_EQ(n.Type(), want.Type());
+        if (want.IsScalar()) {
+            EXPECT_EQ(n.Scalar(), want.Scalar());
+        }
+    }
+}
+
+// Each key read alone changes exactly its own field: set to its dev default over prod, it gives prod with that
+// one field as dev has it.
+TEST(ConfigTable, EachKeyWritesItsOwnField)
+{
+    const Config dev = defaults_for(Profile::Dev);
+    int checked = 0;
+    for (const KeySpec& k : key_specs()) {
+        if (k.kind == Kind::Profile || k.defaults.dev == k.defaults.prod)
+            continue;
+        SCOPED_TRACE(std::string(k.path));
+        Config want = defaults_for(Profile::Prod);
+        copy_field(k, dev, want);
+        EXPECT_FALSE(want == defaults_for(Profile::Prod));
+        expect_same(load(yaml_setting(k.path, k.defaults.dev)), want);
+        ++checked;
+    }
+    EXPECT_GE(checked, 10);
+}
+
+// validate() checks every key that has limits, and the file loader gives the same message with the file and line.
+TEST(ConfigTable, EveryKeyWithLimitsIsValidatedAndLoadedAlike)
+{
+    for (const KeySpec& k : key_specs()) {
+        SCOPED_TRACE(std::string(k.path));
+        Config c;
+        std::string text; // the same bad value in a file, "" when it cannot be written as one
+        switch (k.kind) {
+        case Kind::Profile:
+        case Kind::Bool:
+            continue; // every value of the type is accepted
+        case Kind::Choice:
+        case Kind::Text:
+            std::get<memsight::config::Field<std::string>>(k.field)(c) = "relative x";
+            text = "relative x";
+            break;
+        case Kind::Duration:
+            std::get<memsight::config::Field<Duration>>(k.field)(c) = k.max_duration + Duration{1};
+            text = format_duration(k.max_duration + Duration{1});
+            break;
+        case Kind::Count:
+        case Kind::PowerOfTwo:
+            if (std::holds_alternative<memsight::config::Field<uint32_t>>(k.field))
+                std::get<memsight::config::Field<uint32_t>>(k.field)(c) = static_cast<uint32_t>(k.max + 1);
+            else
+                std::get<memsight::config::Field<uint64_t>>(k.field)(c) = k.max + 1;
+            text = std::to_string(k.max + 1);
+            break;
+        case Kind::Ratio:
+        case Kind::Number:
+            std::get<memsight::config::Field<double>>(k.field)(c) = 2;
+            text = "2";
+            break;
+        case Kind::List:
+            std::get<memsight::config::Field<std::vector<std::string>>>(k.field)(c) = {""};
+            text = "['']";
+            break;
+        }
+        const std::string v = validate_error(c);
+        EXPECT_EQ(v.rfind(std::string(k.path) + ": ", 0), 0u) << v;
+        EXPECT_EQ(error_of(yaml_setting(k.path, text)),
+                  "memsight.yaml:" + std::to_string(value_line(k.path)) + ": " + v);
+    }
+}
+
+TEST(ConfigTable, KnownKeyListsFollowTheTable)
+{
+    using memsight::config::child_names;
+    EXPECT_EQ(child_names("kernel"), (std::vector<std::string_view>{"ringbuf_bytes", "page_faults"}));
+    EXPECT_EQ(child_names("escalation.retention"), (std::vector<std::string_view>{"max_files", "max_age"}));
+    EXPECT_TRUE(memsight::config::is_section("kernel.page_faults"));
+    EXPECT_FALSE(memsight::config::is_section("kernel.page_faults.enabled"));
+    EXPECT_FALSE(memsight::config::is_section("kern"));
+    EXPECT_EQ(memsight::config::find_key("kern"), nullptr);
+}
+
+TEST(ConfigTable, AcceptedValues)
+{
+    using memsight::config::accepted_values;
+    using memsight::config::find_key;
+    EXPECT_EQ(accepted_values(*find_key("interval")), "100ms..1h");
+    EXPECT_EQ(accepted_values(*find_key("log_level")), "`trace`, `debug`, `info`, `warn`, `error`, `off`");
+    EXPECT_EQ(accepted_values(*find_key("kernel.ringbuf_bytes")), "a power of two, 4096..1073741824 (4 KiB..1 GiB)");
+    EXPECT_EQ(accepted_values(*find_key("processes.growth_window")), "100ms..24h, and at least `interval`");
+    EXPECT_EQ(accepted_values(*find_key("escalation.selector.exclude_comm")),
+              "non-empty `fnmatch(3)` globs on the command name; at most 1000 entries");
+}
+
+// ---------------------------------------------------------------- docs/configuration.md is generated
+
+// `doc` with the text between the lines "<!-- NAME:begin -->" and "<!-- NAME:end -->" replaced by `body`.
+std::string with_region(std::string doc, const std::string& name, const std::string& body)
+{
+    const std::string begin = "<!-- " + name + ":begin -->\n";
+    const std::string end = "<!-- " + name + ":end -->";
+    const size_t b = doc.find(begin);
+    const size_t e = b == std::string::npos ? b : doc.find(end, b);
+    if (b == std::string::npos || e == std::string::npos) {
+        ADD_FAILURE() << "docs/configuration.md has no " << begin << "... " << end << " region";
+        return doc;
+    }
+    return doc.replace(b + begin.size(), e - b - begin.size(), body);
+}
+
+TEST(ConfigDocs, KeyTableAndDefaultFileAreGeneratedFromTheTable)
+{
+    const std::string path = std::string(MEMSIGHT_FIXTURES) + "/../../docs/configuration.md";
+    std::ifstream in(path);
+    ASSERT_TRUE(in) << path;
+    std::stringstream buf;
+    buf << in.rdbuf();
+    const std::string doc = buf.str();
+    std::string want = with_region(doc, "keys", memsight::config::render_keys_markdown());
+    want = with_region(want, "default-yaml", "```yaml\n" + std::string(embedded_default_yaml()) + "```\n");
+    if (want == doc)
+        return;
+    if (const char* update = std::getenv("MEMSIGHT_UPDATE_DOCS"); update != nullptr && *update != '\0') {
+        std::ofstream(path) << want;
+        std::printf("rewrote the generated regions of %s\n", path.c_str());
+        return;
+    }
+    char fresh[] = "/tmp/memsight_configuration_md_XXXXXX";
+    const int fd = mkstemp(fresh);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    std::ofstream(fresh) << want;
+    std::string diff;
+    if (FILE* p = popen(("diff -u '" + path + "' " + fresh + " 2>&1").c_str(), "r")) {
+        char chunk[4096];
+        for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, p)) > 0;)
+            diff.append(chunk, n);
+        pclose(p);
+    }
+    std::remove(fresh);
+    ADD_FAILURE() << "docs/configuration.md does not match the key table (userspace/config/keys.cpp):\n"
+                  << diff
+                  << "\nRegenerate it with: MEMSIGHT_UPDATE_DOCS=1 build-config/tests/memsight_unit_tests "
+                     "--gtest_filter='ConfigDocs.*'  (any build directory)";
 }
 
 } // namespace

@@ -1,5 +1,5 @@
 #include "config/config.h"
-#include "util/listen_address.h"
+#include "config/keys.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <span>
 #include <string>
 #include <utility>
@@ -24,23 +25,6 @@ namespace memsight::config {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr std::array<std::string_view, 6> kLogLevels{"trace", "debug", "info", "warn", "error", "off"};
-
-constexpr std::array<std::string_view, 11> kTopKeys{"profile",   "listen",    "metrics_path", "interval",
-                                                    "log_level", "processes", "exit_peaks",   "oom",
-                                                    "kernel",    "deep",      "escalation"};
-constexpr std::array<std::string_view, 4> kDeepKeys{"sample_bytes", "top_sites", "max_duration", "overhead_budget"};
-constexpr std::array<std::string_view, 8> kEscalationKeys{"enabled",        "threshold", "duration",    "cooldown",
-                                                          "max_concurrent", "selector",  "profile_dir", "retention"};
-constexpr std::array<std::string_view, 4> kSelectorKeys{"include_comm", "exclude_comm", "include_cgroup",
-                                                        "exclude_cgroup"};
-constexpr std::array<std::string_view, 2> kRetentionKeys{"max_files", "max_age"};
-constexpr std::array<std::string_view, 3> kProcessesKeys{"top_by_rss", "top_by_growth", "growth_window"};
-constexpr std::array<std::string_view, 2> kExitPeaksKeys{"top", "window"};
-constexpr std::array<std::string_view, 1> kOomKeys{"max_series"};
-constexpr std::array<std::string_view, 2> kKernelKeys{"ringbuf_bytes", "page_faults"};
-constexpr std::array<std::string_view, 2> kPageFaultsKeys{"enabled", "sample_period"};
 
 constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
@@ -63,137 +47,7 @@ std::string quoted(std::string_view s)
     return out;
 }
 
-// ---- Value checks shared by load_yaml, validate and apply_overrides. Each returns the message
-// ---- (without the key) when the value is not acceptable.
-
-using Problem = std::optional<std::string>;
-
-Problem check_count(int64_t v, uint64_t lo, uint64_t hi, std::string_view shown)
-{
-    if (v < 0 || static_cast<uint64_t>(v) < lo || static_cast<uint64_t>(v) > hi)
-        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::string(shown);
-    return std::nullopt;
-}
-
-Problem check_count(uint64_t v, uint64_t lo, uint64_t hi)
-{
-    if (v < lo || v > hi)
-        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(v);
-    return std::nullopt;
-}
-
-Problem check_ringbuf(uint64_t v)
-{
-    const bool pow2 = v != 0 && (v & (v - 1)) == 0;
-    if (!pow2 || v < limits::kMinRingbufBytes || v > limits::kMaxRingbufBytes)
-        return "must be a power of two between " + std::to_string(limits::kMinRingbufBytes) + " and " +
-               std::to_string(limits::kMaxRingbufBytes) + ", got " + std::to_string(v);
-    return std::nullopt;
-}
-
-Problem check_duration(Duration d, Duration lo, Duration hi)
-{
-    if (d < lo || d > hi)
-        return "must be between " + format_duration(lo) + " and " + format_duration(hi) + ", got " + format_duration(d);
-    return std::nullopt;
-}
-
-Problem check_interval(Duration d)
-{
-    return check_duration(d, limits::kMinInterval, limits::kMaxInterval);
-}
-
-Problem check_log_level(std::string_view s)
-{
-    if (std::find(kLogLevels.begin(), kLogLevels.end(), s) == kLogLevels.end())
-        return "must be one of " + join(kLogLevels, ", ") + ", got " + quoted(s);
-    return std::nullopt;
-}
-
-Problem check_metrics_path(std::string_view s)
-{
-    if (s.empty() || s.front() != '/')
-        return "must start with '/', got " + quoted(s);
-    for (unsigned char ch : s)
-        if (ch <= ' ' || ch == 0x7f)
-            return "must not contain spaces or control characters, got " + quoted(s);
-    if (s == "/healthz" || s == "/readyz")
-        return quoted(s) + " is the agent's health probe; choose another path";
-    return std::nullopt;
-}
-
-// The one ADDR:PORT parser (util/listen_address.h); a host name must resolve now, not at bind time.
-Problem check_listen(std::string_view s)
-{
-    auto r = util::resolve_listen(s);
-    if (auto* problem = std::get_if<std::string>(&r))
-        return *problem;
-    return std::nullopt;
-}
-
-std::string shown_number(double v)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%g", v);
-    return buf;
-}
-
-Problem check_budget(double v)
-{
-    if (!(v >= 0 && v <= limits::kMaxOverheadBudget))
-        return "must be between 0 and 1 (0% and 100%; 0 = no limit), got " + shown_number(v);
-    return std::nullopt;
-}
-
-Problem check_threshold(double v)
-{
-    if (!(v > 0 && v <= 1))
-        return "must be greater than 0 and at most 1, got " + shown_number(v);
-    return std::nullopt;
-}
-
-Problem check_profile_dir(std::string_view s)
-{
-    if (s.empty())
-        return std::nullopt; // no profile files
-    if (s.front() != '/')
-        return "must be an absolute path (or empty: write no profiles), got " + quoted(s);
-    for (unsigned char ch : s)
-        if (ch < ' ' || ch == 0x7f)
-            return "must not contain control characters, got " + quoted(s);
-    return std::nullopt;
-}
-
-Problem check_comm_entry(std::string_view s)
-{
-    if (s.empty())
-        return "entries must be non-empty command names or globs like java or python*";
-    return std::nullopt;
-}
-
-Problem check_cgroup_entry(std::string_view s)
-{
-    if (!s.empty() && s.front() == '/')
-        return std::nullopt;
-    const bool hex = std::all_of(s.begin(), s.end(), [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    });
-    if (!hex || s.size() < 12 || s.size() > 64)
-        return "entries must be a cgroup path starting with '/' or a container id of 12 to 64 hex digits, got " +
-               quoted(s);
-    return std::nullopt;
-}
-
-Problem check_list(const std::vector<std::string>& list, Problem (*check)(std::string_view))
-{
-    if (list.size() > limits::kMaxSelectorEntries)
-        return "at most " + std::to_string(limits::kMaxSelectorEntries) + " entries, got " +
-               std::to_string(list.size());
-    for (const auto& e : list)
-        if (Problem p = check(e))
-            return p;
-    return std::nullopt;
-}
+// ---- Rules between keys; the per-key ones are in the table (keys.cpp).
 
 Problem check_growth_vs_interval(const Config& c)
 {
@@ -203,7 +57,18 @@ Problem check_growth_vs_interval(const Config& c)
     return std::nullopt;
 }
 
-// ---- YAML walking.
+std::string interval_exceeds_growth_window(const Config& c)
+{
+    return "must not exceed processes.growth_window (" + format_duration(c.growth_window) + "), got " +
+           format_duration(c.interval);
+}
+
+template <typename T> T& field(const KeySpec& k, Config& c)
+{
+    return std::get<Field<T>>(k.field)(c);
+}
+
+// ---- YAML walking: every key is read by its kind (keys.h) into its field.
 
 class Loader {
 public:
@@ -230,102 +95,37 @@ public:
         const YAML::Node& root = docs[0];
         if (!root.IsMap())
             fail(root.Mark().line, "expected a map of settings at the top level, got " + describe(root));
-        const std::vector<Entry> top = entries(root, "", kTopKeys);
+        const std::vector<Entry> top = entries(root, "", child_names(""));
 
         // `profile:` selects the defaults before anything else, wherever it appears.
         Config cfg = defaults_for(Profile::Prod);
         for (const Entry& e : top) {
-            if (e.name != "profile")
+            const KeySpec* k = find_key(e.name);
+            if (k == nullptr || k->kind != Kind::Profile)
                 continue;
-            const std::string s = scalar(e, "profile", "dev, staging or prod");
+            const std::string s = scalar(e, k->path, k->expected);
             try {
                 cfg = defaults_for(parse_profile(s));
             } catch (const ConfigError&) {
-                fail(e.line, "profile: must be one of dev, staging, prod, got " + quoted(s));
+                fail(e.line,
+                     std::string(k->path) + ": must be one of " + join(k->choices, ", ") + ", got " + quoted(s));
             }
         }
-
-        for (const Entry& e : top) {
-            if (e.name == "listen") {
-                cfg.listen = checked(e, "listen", scalar(e, "listen", "ADDR:PORT"), check_listen);
-            } else if (e.name == "metrics_path") {
-                cfg.metrics_path =
-                    checked(e, "metrics_path", scalar(e, "metrics_path", "a path like /metrics"), check_metrics_path);
-            } else if (e.name == "interval") {
-                cfg.interval = duration(e, "interval", limits::kMinInterval, limits::kMaxInterval);
-                interval_line_ = e.line;
-            } else if (e.name == "log_level") {
-                cfg.log_level = checked(e, "log_level", scalar(e, "log_level", "a log level"), check_log_level);
-            } else if (e.name == "processes") {
-                for (const Entry& p : entries(e.value, "processes", kProcessesKeys, e.line)) {
-                    if (p.name == "top_by_rss") {
-                        cfg.top_processes_by_rss = count(p, "processes.top_by_rss", 0, limits::kMaxTopProcesses);
-                    } else if (p.name == "top_by_growth") {
-                        cfg.top_processes_by_growth = count(p, "processes.top_by_growth", 0, limits::kMaxTopProcesses);
-                    } else if (p.name == "growth_window") {
-                        cfg.growth_window =
-                            duration(p, "processes.growth_window", limits::kMinInterval, limits::kMaxGrowthWindow);
-                        growth_window_line_ = p.line;
-                    }
-                }
-            } else if (e.name == "exit_peaks") {
-                for (const Entry& p : entries(e.value, "exit_peaks", kExitPeaksKeys, e.line)) {
-                    if (p.name == "top")
-                        cfg.exit_peaks_top = count(p, "exit_peaks.top", 0, limits::kMaxExitPeaksTop);
-                    else if (p.name == "window")
-                        cfg.exit_peaks_window =
-                            duration(p, "exit_peaks.window", limits::kMinExitPeaksWindow, limits::kMaxExitPeaksWindow);
-                }
-            } else if (e.name == "oom") {
-                for (const Entry& p : entries(e.value, "oom", kOomKeys, e.line))
-                    if (p.name == "max_series")
-                        cfg.max_oom_series = count(p, "oom.max_series", limits::kMinOomSeries, limits::kMaxOomSeries);
-            } else if (e.name == "kernel") {
-                for (const Entry& k : entries(e.value, "kernel", kKernelKeys, e.line)) {
-                    if (k.name == "ringbuf_bytes") {
-                        const int64_t v = integer(k, "kernel.ringbuf_bytes");
-                        if (v < 0)
-                            fail(k.line, "kernel.ringbuf_bytes: must be a power of two between " +
-                                             std::to_string(limits::kMinRingbufBytes) + " and " +
-                                             std::to_string(limits::kMaxRingbufBytes) + ", got " + std::to_string(v));
-                        if (Problem p = check_ringbuf(static_cast<uint64_t>(v)))
-                            fail(k.line, "kernel.ringbuf_bytes: " + *p);
-                        cfg.ringbuf_bytes = static_cast<uint32_t>(v);
-                    } else if (k.name == "page_faults") {
-                        for (const Entry& p : entries(k.value, "kernel.page_faults", kPageFaultsKeys, k.line)) {
-                            if (p.name == "enabled")
-                                cfg.page_faults_enabled = boolean(p, "kernel.page_faults.enabled");
-                            else if (p.name == "sample_period")
-                                cfg.page_fault_sample_period = count<uint64_t>(p, "kernel.page_faults.sample_period", 0,
-                                                                               limits::kMaxPageFaultSamplePeriod);
-                        }
-                    }
-                }
-            } else if (e.name == "deep") {
-                for (const Entry& d : entries(e.value, "deep", kDeepKeys, e.line)) {
-                    if (d.name == "sample_bytes")
-                        cfg.deep_sample_bytes = count<uint64_t>(d, "deep.sample_bytes", 1, limits::kMaxDeepSampleBytes);
-                    else if (d.name == "top_sites")
-                        cfg.deep_top_sites = count(d, "deep.top_sites", 1, limits::kMaxDeepTopSites);
-                    else if (d.name == "max_duration")
-                        cfg.deep_max_duration =
-                            duration(d, "deep.max_duration", limits::kMinDeepDuration, limits::kMaxDeepDuration);
-                    else if (d.name == "overhead_budget")
-                        cfg.deep_overhead_budget = ratio(d, "deep.overhead_budget", check_budget);
-                }
-            } else if (e.name == "escalation") {
-                load_escalation(e, cfg.escalation);
-            }
-        }
+        load_entries(top, "", cfg);
 
         if (Problem p = check_growth_vs_interval(cfg)) {
-            if (growth_window_line_)
-                fail(*growth_window_line_, "processes.growth_window: " + *p);
-            fail(interval_line_.value_or(-1), "interval: must not exceed processes.growth_window (" +
-                                                  format_duration(cfg.growth_window) + "), got " +
-                                                  format_duration(cfg.interval));
+            if (const auto it = lines_.find("processes.growth_window"); it != lines_.end())
+                fail(it->second, "processes.growth_window: " + *p);
+            const auto it = lines_.find("interval");
+            fail(it == lines_.end() ? -1 : it->second, "interval: " + interval_exceeds_growth_window(cfg));
         }
         return cfg;
+    }
+
+    // One key's value (a YAML node), converted and checked as a file's value would be.
+    void read(const KeySpec& k, const YAML::Node& value, int line, Config& cfg) const
+    {
+        read(k, Entry{std::string(k.path), value, line}, cfg);
     }
 
 private:
@@ -335,75 +135,86 @@ private:
         int line; // 0-based line of the value (of the key when the value is empty)
     };
 
-    void load_escalation(const Entry& section, Config::Escalation& esc) const
+    void load_entries(const std::vector<Entry>& list, const std::string& section, Config& cfg)
     {
-        for (const Entry& k : entries(section.value, "escalation", kEscalationKeys, section.line)) {
-            if (k.name == "enabled") {
-                esc.enabled = boolean(k, "escalation.enabled");
-            } else if (k.name == "threshold") {
-                esc.threshold = number(k, "escalation.threshold", "a number like 0.8", check_threshold);
-            } else if (k.name == "duration") {
-                esc.duration = duration(k, "escalation.duration", limits::kMinDeepDuration, limits::kMaxDeepDuration);
-            } else if (k.name == "cooldown") {
-                esc.cooldown = duration(k, "escalation.cooldown", limits::kMinCooldown, limits::kMaxCooldown);
-            } else if (k.name == "max_concurrent") {
-                esc.max_concurrent = count(k, "escalation.max_concurrent", 1, limits::kMaxConcurrentEscalations);
-            } else if (k.name == "profile_dir") {
-                const std::string s = scalar(k, "escalation.profile_dir", "a directory path");
-                esc.profile_dir = checked(k, "escalation.profile_dir", s, check_profile_dir);
-            } else if (k.name == "selector") {
-                for (const Entry& l : entries(k.value, "escalation.selector", kSelectorKeys, k.line)) {
-                    const std::string path = "escalation.selector." + l.name;
-                    const bool comm = l.name.ends_with("_comm");
-                    auto list = strings(l, path, comm ? check_comm_entry : check_cgroup_entry);
-                    if (l.name == "include_comm")
-                        esc.selector.include_comm = std::move(list);
-                    else if (l.name == "exclude_comm")
-                        esc.selector.exclude_comm = std::move(list);
-                    else if (l.name == "include_cgroup")
-                        esc.selector.include_cgroup = std::move(list);
-                    else
-                        esc.selector.exclude_cgroup = std::move(list);
-                }
-            } else if (k.name == "retention") {
-                for (const Entry& r : entries(k.value, "escalation.retention", kRetentionKeys, k.line)) {
-                    if (r.name == "max_files")
-                        esc.retention_max_files =
-                            count(r, "escalation.retention.max_files", 1, limits::kMaxRetentionFiles);
-                    else
-                        esc.retention_max_age = duration(r, "escalation.retention.max_age", limits::kMinRetentionAge,
-                                                         limits::kMaxRetentionAge);
-                }
+        for (const Entry& e : list) {
+            const std::string path = section.empty() ? e.name : section + "." + e.name;
+            if (is_section(path)) {
+                load_entries(entries(e.value, path, child_names(path), e.line), path, cfg);
+                continue;
             }
+            const KeySpec* k = find_key(path);
+            if (k == nullptr || k->kind == Kind::Profile)
+                continue; // entries() accepts only known names; the profile was applied first
+            read(*k, e, cfg);
+            lines_[path] = e.line;
         }
     }
 
-    // A fraction or percentage ("0.02", "2%"), range-checked by `check`.
-    double ratio(const Entry& e, std::string_view path, Problem (*check)(double)) const
+    void read(const KeySpec& k, const Entry& e, Config& cfg) const
+    {
+        const std::string_view path = k.path;
+        const auto check = [&] {
+            if (Problem p = check_value(k, cfg))
+                fail(e.line, std::string(path) + ": " + *p);
+        };
+        switch (k.kind) {
+        case Kind::Profile:
+            field<Profile>(k, cfg) = parse_profile(scalar(e, path, k.expected));
+            return;
+        case Kind::Choice:
+        case Kind::Text:
+            field<std::string>(k, cfg) = scalar(e, path, k.expected);
+            return check();
+        case Kind::Duration:
+            field<Duration>(k, cfg) = duration(e, path);
+            return check();
+        case Kind::Count:
+        case Kind::PowerOfTwo: {
+            const int64_t v = integer(e, path);
+            if (Problem p = check_integer(k, v, e.value.Scalar()))
+                fail(e.line, std::string(path) + ": " + *p);
+            if (std::holds_alternative<Field<uint32_t>>(k.field))
+                field<uint32_t>(k, cfg) = static_cast<uint32_t>(v);
+            else
+                field<uint64_t>(k, cfg) = static_cast<uint64_t>(v);
+            return;
+        }
+        case Kind::Ratio:
+            field<double>(k, cfg) = ratio(e, path);
+            return check();
+        case Kind::Number:
+            field<double>(k, cfg) = number(e, path, k.expected);
+            return check();
+        case Kind::Bool:
+            field<bool>(k, cfg) = boolean(e, path);
+            return;
+        case Kind::List:
+            field<std::vector<std::string>>(k, cfg) = strings(e, path, k.check_text);
+            return;
+        }
+    }
+
+    // A fraction or percentage ("0.02", "2%").
+    double ratio(const Entry& e, std::string_view path) const
     {
         const std::string s = scalar(e, path, "a fraction like 0.02 or a percentage like 2%");
-        double v = 0;
         try {
-            v = parse_ratio(s);
+            return parse_ratio(s);
         } catch (const ConfigError&) {
             fail(e.line,
                  std::string(path) + ": expected a fraction like 0.02 or a percentage like 2%, got " + quoted(s));
         }
-        if (Problem p = check(v))
-            fail(e.line, std::string(path) + ": " + *p);
-        return v;
     }
 
-    // A plain decimal number (no percent sign), range-checked by `check`.
-    double number(const Entry& e, std::string_view path, std::string_view expected, Problem (*check)(double)) const
+    // A plain decimal number (no percent sign).
+    double number(const Entry& e, std::string_view path, std::string_view expected) const
     {
         const std::string s = scalar(e, path, expected);
         double v = 0;
         const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::fixed);
         if (s.empty() || ec != std::errc{} || end != s.data() + s.size())
             fail(e.line, std::string(path) + ": expected " + std::string(expected) + ", got " + quoted(s));
-        if (Problem p = check(v))
-            fail(e.line, std::string(path) + ": " + *p);
         return v;
     }
 
@@ -494,14 +305,6 @@ private:
         return e.value.Scalar();
     }
 
-    template <typename Check>
-    std::string checked(const Entry& e, std::string_view path, std::string value, Check check) const
-    {
-        if (Problem p = check(value))
-            fail(e.line, std::string(path) + ": " + *p);
-        return value;
-    }
-
     // A decimal integer; values beyond int64 are reported as out of range by the callers' checks.
     int64_t integer(const Entry& e, std::string_view path) const
     {
@@ -515,26 +318,14 @@ private:
         return v;
     }
 
-    template <typename T = uint32_t> T count(const Entry& e, std::string_view path, uint64_t lo, uint64_t hi) const
-    {
-        const int64_t v = integer(e, path);
-        if (Problem p = check_count(v, lo, hi, e.value.Scalar()))
-            fail(e.line, std::string(path) + ": " + *p);
-        return static_cast<T>(v);
-    }
-
-    Duration duration(const Entry& e, std::string_view path, Duration lo, Duration hi) const
+    Duration duration(const Entry& e, std::string_view path) const
     {
         const std::string s = scalar(e, path, "a duration like 10s");
-        Duration d{};
         try {
-            d = parse_duration(s);
+            return parse_duration(s);
         } catch (const ConfigError&) {
             fail(e.line, std::string(path) + ": expected a duration like 10s, got " + quoted(s));
         }
-        if (Problem p = check_duration(d, lo, hi))
-            fail(e.line, std::string(path) + ": " + *p);
-        return d;
     }
 
     bool boolean(const Entry& e, std::string_view path) const
@@ -548,49 +339,32 @@ private:
 
     std::string_view source_;
     int last_line0_ = 0;
-    std::optional<int> interval_line_;
-    std::optional<int> growth_window_line_;
+    std::map<std::string, int, std::less<>> lines_; // key path -> 0-based line, for the rules between keys
 };
+
+// The built-in defaults of profile `p`: every key's default text (keys.cpp) read like a value in a file.
+Config build_defaults(Profile p)
+{
+    Config c;
+    const std::string source = "built-in defaults of profile " + std::string(profile_name(p)) + " (keys.cpp)";
+    const Loader loader(source);
+    for (const KeySpec& k : key_specs()) {
+        const std::string_view text = p == Profile::Dev       ? k.defaults.dev
+                                      : p == Profile::Staging ? k.defaults.staging
+                                                              : k.defaults.prod;
+        loader.read(k, YAML::Load(std::string(text)), 0, c);
+    }
+    c.profile = p;
+    return c;
+}
 
 } // namespace
 
 Config defaults_for(Profile p)
 {
-    Config c;
-    c.profile = p;
-    switch (p) {
-    case Profile::Prod:
-        break;
-    case Profile::Staging:
-        c.interval = 5s;
-        c.top_processes_by_rss = 30;
-        c.top_processes_by_growth = 10;
-        c.growth_window = 5min;
-        // Staging tries more suspects, a little sooner again, and tolerates a costlier session.
-        c.deep_overhead_budget = 0.05;
-        c.escalation.threshold = 0.7;
-        c.escalation.cooldown = 30min;
-        c.escalation.max_concurrent = 2;
-        break;
-    case Profile::Dev:
-        c.interval = 2s;
-        c.top_processes_by_rss = 50;
-        c.top_processes_by_growth = 20;
-        // Leak suspicion needs 60 s of readings (analysis/growth.h: min_span_seconds), so the window is longer.
-        c.growth_window = 2min;
-        c.exit_peaks_window = 1min;
-        c.log_level = "info";
-        // Developers want the call sites early and can afford the slowdown on their own machine.
-        c.deep_overhead_budget = 0.10;
-        c.escalation.threshold = 0.5;
-        c.escalation.duration = 1min;
-        c.escalation.cooldown = 10min;
-        c.escalation.max_concurrent = 2;
-        c.escalation.retention_max_files = 20;
-        c.escalation.retention_max_age = 24h;
-        break;
-    }
-    return c;
+    static const std::array<Config, 3> built{build_defaults(Profile::Dev), build_defaults(Profile::Staging),
+                                             build_defaults(Profile::Prod)};
+    return built[p == Profile::Dev ? 0 : p == Profile::Staging ? 1 : 2];
 }
 
 Profile parse_profile(std::string_view s)
@@ -714,59 +488,35 @@ std::string format_duration(Duration d)
 
 void validate(const Config& c)
 {
-    const auto check = [](std::string_view key, const Problem& p) {
-        if (p)
-            throw ConfigError(std::string(key) + ": " + *p);
-    };
-    check("listen", check_listen(c.listen));
-    check("metrics_path", check_metrics_path(c.metrics_path));
-    check("interval", check_interval(c.interval));
-    check("log_level", check_log_level(c.log_level));
-    check("processes.top_by_rss", check_count(c.top_processes_by_rss, 0, limits::kMaxTopProcesses));
-    check("processes.top_by_growth", check_count(c.top_processes_by_growth, 0, limits::kMaxTopProcesses));
-    check("processes.growth_window", check_duration(c.growth_window, limits::kMinInterval, limits::kMaxGrowthWindow));
-    check("processes.growth_window", check_growth_vs_interval(c));
-    check("exit_peaks.top", check_count(c.exit_peaks_top, 0, limits::kMaxExitPeaksTop));
-    check("exit_peaks.window",
-          check_duration(c.exit_peaks_window, limits::kMinExitPeaksWindow, limits::kMaxExitPeaksWindow));
-    check("oom.max_series", check_count(c.max_oom_series, limits::kMinOomSeries, limits::kMaxOomSeries));
-    check("kernel.ringbuf_bytes", check_ringbuf(c.ringbuf_bytes));
-    check("kernel.page_faults.sample_period",
-          check_count(c.page_fault_sample_period, 0, limits::kMaxPageFaultSamplePeriod));
-    check("deep.sample_bytes", check_count(c.deep_sample_bytes, 1, limits::kMaxDeepSampleBytes));
-    check("deep.top_sites", check_count(c.deep_top_sites, 1, limits::kMaxDeepTopSites));
-    check("deep.max_duration", check_duration(c.deep_max_duration, limits::kMinDeepDuration, limits::kMaxDeepDuration));
-    check("deep.overhead_budget", check_budget(c.deep_overhead_budget));
-    const auto& e = c.escalation;
-    check("escalation.threshold", check_threshold(e.threshold));
-    check("escalation.duration", check_duration(e.duration, limits::kMinDeepDuration, limits::kMaxDeepDuration));
-    check("escalation.cooldown", check_duration(e.cooldown, limits::kMinCooldown, limits::kMaxCooldown));
-    check("escalation.max_concurrent", check_count(e.max_concurrent, 1, limits::kMaxConcurrentEscalations));
-    check("escalation.selector.include_comm", check_list(e.selector.include_comm, check_comm_entry));
-    check("escalation.selector.exclude_comm", check_list(e.selector.exclude_comm, check_comm_entry));
-    check("escalation.selector.include_cgroup", check_list(e.selector.include_cgroup, check_cgroup_entry));
-    check("escalation.selector.exclude_cgroup", check_list(e.selector.exclude_cgroup, check_cgroup_entry));
-    check("escalation.profile_dir", check_profile_dir(e.profile_dir));
-    check("escalation.retention.max_files", check_count(e.retention_max_files, 1, limits::kMaxRetentionFiles));
-    check("escalation.retention.max_age",
-          check_duration(e.retention_max_age, limits::kMinRetentionAge, limits::kMaxRetentionAge));
+    for (const KeySpec& k : key_specs())
+        if (Problem p = check_value(k, c))
+            throw ConfigError(std::string(k.path) + ": " + *p);
+    // The rules between keys.
+    if (Problem p = check_growth_vs_interval(c))
+        throw ConfigError("processes.growth_window: " + *p);
 }
 
 void apply_overrides(Config& c, const Overrides& o)
 {
     Config next = c;
+    // Each flag sets one key and is checked by that key's row, its message naming the flag.
+    const auto check = [&next](std::string_view flag, std::string_view key) {
+        if (Problem p = check_value(*find_key(key), next))
+            throw ConfigError(std::string(flag) + ": " + *p);
+    };
     if (o.listen) {
-        if (Problem p = check_listen(*o.listen))
-            throw ConfigError("--listen: " + *p);
         next.listen = *o.listen;
+        check("--listen", "listen");
     }
     if (o.interval) {
-        if (Problem p = check_interval(*o.interval))
-            throw ConfigError("--interval: " + *p);
         next.interval = *o.interval;
+        check("--interval", "interval");
         if (check_growth_vs_interval(next))
-            throw ConfigError("--interval: must not exceed processes.growth_window (" +
-                              format_duration(next.growth_window) + "), got " + format_duration(next.interval));
+            throw ConfigError("--interval: " + interval_exceeds_growth_window(next));
+    }
+    if (o.log_level) {
+        next.log_level = *o.log_level;
+        check("--log-level", "log_level");
     }
     c = std::move(next);
 }

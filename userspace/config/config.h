@@ -14,6 +14,8 @@ using Duration = std::chrono::milliseconds;
 
 enum class Profile { Dev, Staging, Prod };
 
+// The settings. Each key of the file has a row in keys.cpp (its path, kind, limits, per-profile defaults and doc);
+// the initializers here are the prod defaults (a unit test checks that they equal the table's).
 struct Config {
     Profile profile = Profile::Prod;
     std::string listen = "127.0.0.1:9756"; // Prometheus endpoint, ADDR:PORT
@@ -69,7 +71,7 @@ struct Config {
     friend bool operator==(const Config&, const Config&) = default;
 };
 
-// Accepted ranges (inclusive); load_yaml, validate and apply_overrides enforce them.
+// Accepted ranges (inclusive), used by the rows of keys.cpp; load_yaml, validate and apply_overrides enforce them.
 namespace limits {
 inline constexpr Duration kMinInterval{100};
 inline constexpr Duration kMaxInterval{std::chrono::hours(1)};
@@ -115,7 +117,8 @@ Config load_yaml(std::string_view yaml_text, std::string_view source_name);
 // Reads `path` (ConfigError "cannot read config FILE: <strerror>") and calls load_yaml.
 Config load_file(const std::string& path);
 
-// The embedded default configuration file (documented, every key with its default).
+// The embedded default configuration file (documented, every key with its prod default), rendered from the key
+// table once.
 std::string_view embedded_default_yaml();
 
 // A fraction ("0.02") or a percentage ("2%", "0.5%") as a fraction; throws ConfigError when it is neither (the
@@ -131,13 +134,14 @@ std::string format_duration(Duration d);
 // Throws ConfigError "<key>: <message>", e.g. "interval: must be between 100ms and 1h, got 2h".
 void validate(const Config& c);
 
-// Command-line flags, the last layer: `--listen ADDR:PORT`, `--interval DURATION`.
+// Command-line flags, the last layer: `--listen ADDR:PORT`, `--interval DURATION`, `--log-level LEVEL`.
 struct Overrides {
     std::optional<std::string> listen;
     std::optional<Duration> interval;
+    std::optional<std::string> log_level = std::nullopt; // (initialized: Overrides{listen, interval} is complete)
 };
-// Applies the set flags to `c` and re-checks them; throws ConfigError "--listen: ..." / "--interval: ...".
-// On error `c` is left unchanged.
+// Applies the set flags to `c` and checks them with their keys' rules; throws ConfigError "--listen: ...",
+// "--interval: ..." or "--log-level: ...". On error `c` is left unchanged.
 void apply_overrides(Config& c, const Overrides& o);
 
 } // namespace memsight::config
