@@ -32,9 +32,12 @@ config::Config effective_config(const AgentArgs& a)
         o.listen = a.listen;
     if (!a.interval.empty())
         o.interval = duration_arg(a.interval, "--interval");
-    config::apply_overrides(cfg, o);
     if (!a.log_level.empty())
-        cfg.log_level = a.log_level;
+        o.log_level = a.log_level;
+    config::apply_overrides(cfg, o);
+    // Each layer checked what it set; this checks every key and rule on what the agent will run with, so a value
+    // that some layer set without its key's check (a flag added later, say) stops here, not in the agent.
+    config::validate(cfg);
     return cfg;
 }
 
