@@ -178,11 +178,26 @@ struct AllocProbes::Impl {
         return 0;
     }
 
-    void fill(bpf_map* map, const std::vector<uint32_t>& values)
+    // A table the BPF side reads by index. A short or failed fill would leave zeros there (e.g. every sampled
+    // weight 0): refuse to run instead.
+    static void fill(bpf_map* map, const std::vector<uint32_t>& values)
     {
+        if (bpf_map__max_entries(map) != values.size())
+            throw UserError(std::string("deep-tier map ") + bpf_map__name(map) + " has " +
+                            std::to_string(bpf_map__max_entries(map)) + " entries, userspace fills " +
+                            std::to_string(values.size()) + " (BPF object and binary disagree)");
         const int fd = bpf_map__fd(map);
         for (uint32_t i = 0; i < values.size(); ++i)
-            bpf_map_update_elem(fd, &i, &values[i], BPF_ANY);
+            if (bpf_map_update_elem(fd, &i, &values[i], BPF_ANY) != 0)
+                throw UserError(std::string("cannot fill the deep-tier map ") + bpf_map__name(map) + ": " +
+                                errno_text(errno));
+    }
+
+    static void set_entries(bpf_map* map, uint32_t n)
+    {
+        if (int err = bpf_map__set_max_entries(map, n); err != 0)
+            throw UserError(std::string("cannot size the deep-tier map ") + bpf_map__name(map) + " to " +
+                            std::to_string(n) + " entries: " + errno_text(err));
     }
 };
 
@@ -203,9 +218,9 @@ AllocProbes::AllocProbes(const AllocProbeOptions& opts, MapEventHandler on_map_e
         s->rodata->sample_bytes = sample_bytes_;
         s->rodata->page_size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
         s->rodata->out_mask = impl_->buckets - 1;
-        bpf_map__set_max_entries(s->maps.out_keys, impl_->buckets);
-        bpf_map__set_max_entries(s->maps.out_info, impl_->buckets * MEMSIGHT_OUT_WAYS);
-        bpf_map__set_max_entries(s->maps.out_spill, std::max<uint32_t>(1024, impl_->buckets / 2));
+        Impl::set_entries(s->maps.out_keys, impl_->buckets);
+        Impl::set_entries(s->maps.out_info, impl_->buckets * MEMSIGHT_OUT_WAYS);
+        Impl::set_entries(s->maps.out_spill, std::max<uint32_t>(1024, impl_->buckets / 2));
     };
     auto* skel = impl_->skel.get();
     if (const auto missing = missing_programs(skel->obj); !missing.empty())
@@ -231,8 +246,8 @@ AllocProbes::AllocProbes(const AllocProbeOptions& opts, MapEventHandler on_map_e
     }
     if (err)
         throw UserError("cannot load the deep-tier BPF programs: " + errno_text(err) + " (libbpf's log is above)");
-    impl_->fill(skel->maps.weight_table, make_weight_table());
-    impl_->fill(skel->maps.log_table, make_log_table());
+    Impl::fill(skel->maps.weight_table, make_weight_table());
+    Impl::fill(skel->maps.log_table, make_log_table());
     impl_->out_keys.map(skel->maps.out_keys);
     impl_->out_info.map(skel->maps.out_info);
     impl_->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.map_events), &Impl::on_record, impl_.get(), nullptr));
