@@ -147,7 +147,6 @@ TEST(CgroupFsRead, V1WithOomKillUsesHierarchicalTotals)
     EXPECT_EQ(m->swap, 2097152u);             // total_swap
     EXPECT_EQ(m->working_set, 201326592u - 37748736u);
     EXPECT_EQ(m->oom_kills, 3u);
-    EXPECT_FALSE(m->oom_events.has_value()); // failcnt is not an OOM count
 }
 
 TEST(CgroupFsRead, V1OldKernelWithoutOomKillAndNoLimit)
@@ -200,7 +199,6 @@ TEST(CgroupFsRead, V2WithNumericLimit)
     EXPECT_EQ(m->swap, 8388608u);
     EXPECT_EQ(m->working_set, 412090368u - 62914560u);
     EXPECT_EQ(m->oom_kills, 1u);
-    EXPECT_EQ(m->oom_events, 2u);
 }
 
 TEST(CgroupFsRead, V2UnlimitedWithoutPeakOrSwapFiles)
@@ -214,7 +212,6 @@ TEST(CgroupFsRead, V2UnlimitedWithoutPeakOrSwapFiles)
     EXPECT_EQ(m->swap, 0u);
     EXPECT_EQ(m->working_set, 9748480u - 7340032u);
     EXPECT_EQ(m->oom_kills, 0u);
-    EXPECT_EQ(m->oom_events, 0u);
 }
 
 TEST(CgroupFsRead, GoneOrOutsideCgroupIsNullopt)

@@ -102,7 +102,6 @@ TEST(ReadContainers, V2GroupsByContainerAndReadsTheShallowestCgroup)
     EXPECT_EQ(d.memory.swap, 8388608u);
     EXPECT_EQ(d.memory.peak, 530579456u);
     EXPECT_EQ(d.memory.oom_kills, std::optional<uint64_t>(1));
-    EXPECT_EQ(d.memory.oom_events, std::optional<uint64_t>(2));
 
     const ContainerView& k = out[1];
     EXPECT_EQ(k.identity.container_id, kPodId);
@@ -199,7 +198,6 @@ TEST(ReadContainers, V1FixtureHierarchy)
     EXPECT_EQ(c.memory.swap, 2097152u);             // total_swap
     EXPECT_EQ(c.memory.peak, 268435456u);
     EXPECT_EQ(c.memory.oom_kills, std::optional<uint64_t>(3));
-    EXPECT_FALSE(c.memory.oom_events.has_value());
 }
 
 TEST(ReadContainers, InsideAContainerTheMountRootIsStripped)

@@ -87,7 +87,6 @@ analysis::ContainerView limited_container()
     c.memory.swap = 8388608;
     c.memory.peak = 530579456;
     c.memory.oom_kills = 1;
-    c.memory.oom_events = 2;
     c.processes = 3;
     return c;
 }

@@ -67,7 +67,6 @@ void ContainerTrends::update(std::vector<ContainerView>& containers, Clock::time
         const Assessment a = assess_growth(points, limit);
         c.growth_bytes_per_second = a.growth_bytes_per_second;
         c.leak_suspicion = a.suspicion;
-        c.suspicion_reasons = a.reasons;
         c.seconds_to_limit = a.seconds_to_limit;
     }
     std::erase_if(history_, [&](const auto& kv) { return !live.contains(kv.first); });

@@ -20,7 +20,6 @@ struct ContainerView {
     // From ContainerTrends (working set over the growth window).
     double growth_bytes_per_second = 0;
     double leak_suspicion = 0;
-    std::vector<std::string> suspicion_reasons;
     std::optional<double> seconds_to_limit;
 };
 

@@ -26,7 +26,6 @@ bool ProcessTable::update(const ProcessSample& s, Clock::time_point now)
     const Assessment a = assess_growth(points, std::nullopt);
     e.view.growth_bytes_per_second = a.growth_bytes_per_second;
     e.view.leak_suspicion = a.suspicion;
-    e.view.suspicion_reasons = a.reasons;
 
     if (++e.scans_since_cgroup >= kCgroupRefreshScans)
         e.cgroup_dirty = true;

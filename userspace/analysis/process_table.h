@@ -39,7 +39,6 @@ struct ProcessView {
     procfs::ContainerIdentity identity;
     double growth_bytes_per_second = 0; // Theil–Sen trend of RSS + swap over the growth window (0 until two readings)
     double leak_suspicion = 0;          // 0..1, see analysis/growth.h
-    std::vector<std::string> suspicion_reasons;
 };
 
 class ProcessTable {

@@ -104,6 +104,8 @@ std::optional<HostFile> host_file(const std::string& base, const MapEntry& m, st
         return in_root;
     *why = "cannot open " + m.path + ": " + in_root.path + ": " + std::strerror(root_errno) + "; " + mapped.path +
            ": " + std::strerror(mapped_errno);
+    if (root_errno == EACCES || root_errno == EPERM || mapped_errno == EACCES || mapped_errno == EPERM)
+        *why += " (another user's files through /proc/PID/root need CAP_SYS_PTRACE)";
     return std::nullopt;
 }
 

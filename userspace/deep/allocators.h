@@ -71,7 +71,8 @@ struct ProcessAllocators {
     std::string go_reason;                // e.g. "section .go.buildinfo"
     std::string active;                   // kind of the active malloc ("glibc", ...), empty if none found
     std::vector<AllocatorObject> objects; // every object defining any probed symbol, active first
-    // Mapped executable files that could not be inspected (unopenable, not ELF, ...), one line each.
+    // Mapped executable files that could not be inspected (unopenable, not ELF, ...), one line each: the
+    // reason a session gives when it finds no allocator to probe.
     std::vector<std::string> warnings;
 };
 

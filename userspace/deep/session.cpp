@@ -32,7 +32,7 @@ Session::Session(const SessionOptions& opts)
 {
     loader::AllocProbeOptions po;
     po.sample_bytes = opts.sample_bytes;
-    po.max_outstanding = opts.max_outstanding         ? opts.max_outstanding
+    po.max_outstanding = opts.max_outstanding     ? opts.max_outstanding
                          : opts.sample_bytes <= 1 ? kDefaultMaxOutstandingExact
                                                   : kDefaultMaxOutstandingSampled;
     probes_ = std::make_unique<loader::AllocProbes>(po, [this](const memsight_map_event& ev) {
@@ -113,10 +113,13 @@ TargetReport Session::attach_process(pid_t pid)
     }
     if (t.hooked.empty()) {
         t.refused = true;
-        t.refusal = "pid " + std::to_string(pid) + " (" + t.comm + "): " +
-                    (t.attach_errors.empty() ? "no allocator functions found to probe"
-                                             : "no allocator function could be probed (" + t.attach_errors.front() +
-                                                   (t.attach_errors.size() > 1 ? ", ..." : "") + ")");
+        std::string why = "no allocator functions found to probe";
+        if (!t.attach_errors.empty())
+            why = "no allocator function could be probed (" + t.attach_errors.front() +
+                  (t.attach_errors.size() > 1 ? ", ..." : "") + ")";
+        else if (!found.warnings.empty()) // the allocator may be in a file that could not be read
+            why += " (" + found.warnings.front() + (found.warnings.size() > 1 ? ", ..." : "") + ")";
+        t.refusal = "pid " + std::to_string(pid) + " (" + t.comm + "): " + why;
         return t;
     }
     start_times_.insert({pid, st->starttime_ticks});

@@ -143,7 +143,6 @@ std::optional<CgroupMemory> read_v2(const std::string& dir)
     m.working_set = m.usage > inactive_file ? m.usage - inactive_file : 0;
     const auto events = read_keyed(dir + "/memory.events");
     m.oom_kills = lookup(events, "oom_kill");
-    m.oom_events = lookup(events, "oom");
     return m;
 }
 

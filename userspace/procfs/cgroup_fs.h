@@ -41,7 +41,6 @@ struct CgroupMemory {
     uint64_t swap = 0;             // v1 total_swap, v2 memory.swap.current (0 when absent)
     uint64_t peak = 0;             // v1 memory.max_usage_in_bytes, v2 memory.peak (0 when absent)
     std::optional<uint64_t> oom_kills;  // v1 memory.oom_control oom_kill, v2 memory.events oom_kill
-    std::optional<uint64_t> oom_events; // v2 memory.events oom; v1 memory.failcnt is NOT this: nullopt
 };
 
 // Reads one cgroup's memory files under a mount. `cgroup_path` is the path from /proc/PID/cgroup

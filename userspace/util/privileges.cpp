@@ -70,8 +70,10 @@ std::string ensure_tracefs()
             return dir;
     }
     if (::mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0) {
+        const int err = errno;
         throw UserError(std::string("tracefs is not mounted and mounting it at /sys/kernel/tracing failed: ") +
-                        std::strerror(errno) + " (mount it: mount -t tracefs tracefs /sys/kernel/tracing)");
+                        std::strerror(err) + (err == EPERM ? " (mounting needs CAP_SYS_ADMIN)" : "") +
+                        " (mount it: mount -t tracefs tracefs /sys/kernel/tracing)");
     }
     spdlog::info("tracefs was not mounted: mounted it at /sys/kernel/tracing (needed to attach tracepoints)");
     return "/sys/kernel/tracing/events";
