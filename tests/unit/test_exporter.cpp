@@ -460,8 +460,8 @@ TEST(PrometheusRender, GovernorAndEscalationFamilies)
     d.escalations_started = 4;
     d.escalations_refused[static_cast<size_t>(RefusedReason::Untraceable)] = 2;
     d.escalations_refused[static_cast<size_t>(RefusedReason::MaxConcurrent)] = 5;
-    d.escalations_finished[static_cast<size_t>(FinishedReason::Duration)] = 1;
-    d.escalations_finished[static_cast<size_t>(FinishedReason::Overhead)] = 2;
+    d.escalations_finished[static_cast<size_t>(deep::EndReason::Duration)] = 1;
+    d.escalations_finished[static_cast<size_t>(deep::EndReason::Overhead)] = 2;
     const std::string text = render_text(render(analysis::AgentSnapshot{}, d, 0));
     EXPECT_EQ(block(text, "memsight_deep_session_overhead_ratio"),
               "# HELP memsight_deep_session_overhead_ratio Estimated fraction of the traced processes' CPU time "

@@ -1,6 +1,6 @@
 // Escalation profile files: names, atomic writes and the retention policy over a temporary directory; and the
 // report-to-pprof sample conversion shared with `memsight profile`.
-#include "agent/session_profile.h"
+#include "profile/session_profile.h"
 #include "test_files.h"
 #include "util/error.h"
 
@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace memsight::agent {
+namespace memsight::profile {
 namespace {
 
 using namespace std::chrono_literals;
@@ -160,4 +160,4 @@ TEST(ProfileSamples, OneSamplePerSiteRoundedWithItsFrames)
 }
 
 } // namespace
-} // namespace memsight::agent
+} // namespace memsight::profile

@@ -1,12 +1,18 @@
 #include "agent/agent.h"
 
-#include "agent/session_profile.h"
 #include "memsight/version.h"
+#include "procfs/container.h"
+#include "procfs/proc_parse.h"
+#include "procfs/read_file.h"
+#include "profile/session_profile.h"
 #include "util/error.h"
 #include "util/privileges.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <map>
 
 namespace memsight::agent {
 namespace {
@@ -17,18 +23,42 @@ void add_counters(loader::AllocCounters& into, const loader::AllocCounters& c)
         into[i] += c[i];
 }
 
-exporter::FinishedReason finished_reason(EndReason r)
+procfs::ContainerIdentity identity_of(pid_t pid)
 {
-    switch (r) {
-    case EndReason::Overhead:
-        return exporter::FinishedReason::Overhead;
-    case EndReason::Exited:
-        return exporter::FinishedReason::Exited;
-    case EndReason::Shutdown:
-        return exporter::FinishedReason::Shutdown;
-    default:
-        return exporter::FinishedReason::Duration;
+    auto text = procfs::read_file("/proc/" + std::to_string(pid) + "/cgroup");
+    auto path = text ? procfs::memory_cgroup_path(procfs::parse_proc_cgroup(*text)) : std::nullopt;
+    return path ? procfs::identify_container(*path) : procfs::ContainerIdentity{};
+}
+
+// Aggregates per (pid, site name) and keeps the `k` largest by live bytes per pid: one series per (pid, site).
+std::vector<analysis::HeapSite> top_sites_per_process(const std::vector<deep::SiteReport>& sites, size_t k)
+{
+    std::map<std::pair<uint32_t, std::string>, analysis::HeapSite> merged;
+    for (const auto& s : sites) {
+        auto& h = merged[{s.tgid, s.site}];
+        h.pid = static_cast<pid_t>(s.tgid);
+        h.comm = s.comm;
+        h.site = s.site;
+        h.live_bytes += s.live_bytes;
+        h.live_objects += s.live_count;
+        h.allocated_bytes += s.alloc_bytes;
+        h.freed_bytes += s.free_bytes;
+        h.growing = h.growing || s.growing;
     }
+    std::map<uint32_t, std::vector<analysis::HeapSite>> by_pid;
+    for (auto& [key, h] : merged)
+        by_pid[key.first].push_back(std::move(h));
+    std::vector<analysis::HeapSite> out;
+    for (auto& [pid, list] : by_pid) {
+        std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.live_bytes > b.live_bytes; });
+        list.resize(std::min(k, list.size()));
+        const auto id = identity_of(static_cast<pid_t>(pid));
+        for (auto& h : list) {
+            h.identity = id;
+            out.push_back(std::move(h));
+        }
+    }
+    return out;
 }
 
 } // namespace
@@ -57,11 +87,11 @@ Agent::Agent(const config::Config& cfg)
     cost_per_hit(); // calibrate now, while the agent has no other threads (the calibration forks)
     if (!esc.profile_dir.empty()) {
         try {
-            prepare_profile_dir(esc.profile_dir);
+            profile::prepare_profile_dir(esc.profile_dir);
             profile_dir_ = esc.profile_dir;
-            apply_retention(esc.profile_dir, esc.retention_max_files,
-                            std::chrono::duration_cast<std::chrono::seconds>(esc.retention_max_age),
-                            std::chrono::system_clock::now());
+            profile::apply_retention(esc.profile_dir, esc.retention_max_files,
+                                     std::chrono::duration_cast<std::chrono::seconds>(esc.retention_max_age),
+                                     std::chrono::system_clock::now());
         } catch (const UserError& e) {
             spdlog::warn("escalation: {}; escalated sessions will export metrics but write no profile files", e.what());
         }
@@ -69,20 +99,51 @@ Agent::Agent(const config::Config& cfg)
     spdlog::info("escalation: on at leak suspicion >= {}, sessions of {} (at most {} at once, cool-down {}), "
                  "overhead budget {}, profiles {}",
                  esc.threshold, config::format_duration(esc.duration), esc.max_concurrent,
-                 config::format_duration(esc.cooldown), format_budget(cfg_.deep_overhead_budget),
+                 config::format_duration(esc.cooldown), deep::format_budget(cfg_.deep_overhead_budget),
                  profile_dir_ ? "in " + *profile_dir_ : std::string("not written"));
 }
 
 Agent::~Agent() = default;
 
-double Agent::cost_per_hit()
+deep::ProbeCost Agent::cost_per_hit()
 {
-    const ProbeCost c = probe_cost(cfg_.deep_sample_bytes);
+    const deep::ProbeCost c = deep::probe_cost(cfg_.deep_sample_bytes);
     if (c.measured) {
         std::lock_guard lock(mu_);
         status_.probe_cost_seconds = c.seconds_per_hit;
     }
-    return c.seconds_per_hit;
+    return c;
+}
+
+Agent::Running Agent::start_session(const std::vector<pid_t>& pids, std::chrono::milliseconds duration, double budget,
+                                    Origin origin, ProcessKey key)
+{
+    deep::DriverOptions o;
+    o.session.pids = pids;
+    o.session.sample_bytes = cfg_.deep_sample_bytes;
+    o.duration = duration;
+    o.min_age = cfg_.interval;
+    o.overhead_budget = budget;
+    o.hit_cost = cost_per_hit();
+    Running r;
+    r.driver = std::make_unique<deep::Driver>(o, [](const deep::Session& session) {
+        for (const auto& t : session.targets()) {
+            if (t.refused) {
+                spdlog::warn("deep tier: {}", t.refusal);
+                continue;
+            }
+            for (const auto& h : t.hooked)
+                spdlog::info("deep tier: pid {} ({}): hooked {}", t.pid, t.comm, h);
+        }
+    });
+    r.origin = origin;
+    r.key = key;
+    if (const auto* first = r.driver->first_target()) {
+        r.pid = first->pid;
+        r.comm = first->comm;
+    }
+    r.identity = identity_of(r.pid);
+    return r;
 }
 
 void Agent::pump(const std::atomic<bool>& stop)
@@ -116,11 +177,13 @@ void Agent::scan_once()
     std::erase_if(detaching_, [](const std::future<void>& f) {
         return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
     });
-    for (auto& r : sessions_)
-        r.watch->sample();
+    for (auto& r : sessions_) {
+        r.driver->sample();
+        r.top = top_sites_per_process(r.driver->report(), cfg_.deep_top_sites);
+    }
     for (size_t i = sessions_.size(); i-- > 0;) {
-        if (const EndReason why = sessions_[i].watch->end_reason(); why != EndReason::None)
-            end_session(i, why);
+        if (const auto why = sessions_[i].driver->end_reason())
+            end_session(i, *why);
     }
     escalate(analysis::Clock::now());
     publish();
@@ -163,8 +226,8 @@ exporter::Health judge_health(const Progress& p, analysis::Clock::time_point now
 void Agent::govern_sessions()
 {
     for (size_t i = sessions_.size(); i-- > 0;) {
-        if (sessions_[i].watch->govern())
-            end_session(i, EndReason::Overhead);
+        if (sessions_[i].driver->govern())
+            end_session(i, deep::EndReason::Overhead);
     }
     publish();
 }
@@ -177,9 +240,9 @@ void Agent::escalate(Clock::time_point now)
     std::set<pid_t> traced;
     size_t running = 0;
     for (const auto& r : sessions_) {
-        for (pid_t p : r.watch->traced_pids())
+        for (pid_t p : r.driver->session().traced_pids())
             traced.insert(p);
-        running += r.watch->origin() == Origin::Escalation ? 1 : 0;
+        running += r.origin == Origin::Escalation ? 1 : 0;
     }
     const EscalationPlan plan = planner_.plan(table_.snapshot(), traced, running, now);
     if (plan.newly_deferred) {
@@ -188,18 +251,9 @@ void Agent::escalate(Clock::time_point now)
     }
     for (const auto& p : plan.start) {
         const ProcessKey key{p.sample.pid, p.sample.start_ticks};
-        DeepWatchOptions o;
-        o.pids = {p.sample.pid};
-        o.sample_bytes = cfg_.deep_sample_bytes;
-        o.top_sites = cfg_.deep_top_sites;
-        o.max_duration = esc.duration;
-        o.interval = cfg_.interval;
-        o.overhead_budget = cfg_.deep_overhead_budget;
-        o.cost_per_hit_s = cost_per_hit();
-        o.origin = Origin::Escalation;
-        std::unique_ptr<DeepWatch> watch;
+        Running session;
         try {
-            watch = std::make_unique<DeepWatch>(o);
+            session = start_session({p.sample.pid}, esc.duration, cfg_.deep_overhead_budget, Origin::Escalation, key);
         } catch (const std::exception& e) {
             // Logged once: the cool-down keeps the same process from being tried again at every scan.
             planner_.cool_down(key, now);
@@ -218,60 +272,61 @@ void Agent::escalate(Clock::time_point now)
                      config::format_duration(esc.duration),
                      cfg_.deep_sample_bytes <= 1 ? std::string("exact")
                                                  : "sampled every " + std::to_string(cfg_.deep_sample_bytes) + " bytes",
-                     format_budget(cfg_.deep_overhead_budget));
+                     deep::format_budget(cfg_.deep_overhead_budget));
         {
             std::lock_guard lock(mu_);
             ++status_.escalations_started;
         }
-        sessions_.push_back({std::move(watch), key});
+        sessions_.push_back(std::move(session));
     }
 }
 
-void Agent::end_session(size_t index, EndReason why)
+void Agent::end_session(size_t index, deep::EndReason why)
 {
     Running r = std::move(sessions_[index]);
     sessions_.erase(sessions_.begin() + static_cast<std::ptrdiff_t>(index));
-    const bool escalated = r.watch->origin() == Origin::Escalation;
-    if (why == EndReason::Overhead)
-        spdlog::warn("{}", r.watch->stop_message());
+    const bool escalated = r.origin == Origin::Escalation;
+    const std::string who = r.driver->session().who();
+    if (why == deep::EndReason::Overhead)
+        spdlog::warn("{}", r.driver->stop_message());
     else
-        spdlog::info("deep tier: {} session on {} ended ({})", escalated ? "escalated" : "the", r.watch->who(),
-                     end_reason_name(why));
+        spdlog::info("deep tier: {} session on {} ended ({})", escalated ? "escalated" : "the", who,
+                     deep::end_reason_name(why));
     if (escalated) {
         planner_.cool_down(r.key, analysis::Clock::now());
         if (profile_dir_) {
             const auto& esc = cfg_.escalation;
             try {
-                const std::string data =
-                    r.watch->final_profile("escalated, ended: " + std::string(end_reason_name(why)));
-                const auto path = write_profile_file(
-                    *profile_dir_,
-                    profile_file_name(r.watch->first_comm(), r.watch->first_pid(), std::chrono::system_clock::now()),
-                    data);
+                r.driver->finish();
+                const std::string data = profile::session_pprof(
+                    r.driver->session(), r.driver->report(), r.driver->started(), r.driver->elapsed_s(),
+                    "escalated, ended: " + std::string(deep::end_reason_name(why)));
+                const auto path = profile::write_profile_file(
+                    *profile_dir_, profile::profile_file_name(r.comm, r.pid, std::chrono::system_clock::now()), data);
                 spdlog::info("escalation: wrote {} ({} bytes)", path, data.size());
                 for (const auto& gone :
-                     apply_retention(*profile_dir_, esc.retention_max_files,
-                                     std::chrono::duration_cast<std::chrono::seconds>(esc.retention_max_age),
-                                     std::chrono::system_clock::now()))
+                     profile::apply_retention(*profile_dir_, esc.retention_max_files,
+                                              std::chrono::duration_cast<std::chrono::seconds>(esc.retention_max_age),
+                                              std::chrono::system_clock::now()))
                     spdlog::debug("escalation: retention removed {}/{}", *profile_dir_, gone);
             } catch (const std::exception& e) {
-                spdlog::warn("escalation: no profile for {}: {}", r.watch->who(), e.what());
+                spdlog::warn("escalation: no profile for {}: {}", who, e.what());
             }
         }
     }
-    const auto counters = r.watch->counters();
+    const auto counters = r.driver->session().counters();
     {
         std::lock_guard lock(mu_);
         add_counters(deep_counters_, counters);
-        if (why == EndReason::Overhead)
+        if (why == deep::EndReason::Overhead)
             ++status_.overhead_stops;
         if (escalated)
-            ++status_.escalations_finished[static_cast<size_t>(finished_reason(why))];
+            ++status_.escalations_finished[static_cast<size_t>(why)];
     }
     publish();
     // Detaching the uprobes one by one takes seconds: neither under the lock that scrapes need nor on this thread,
     // which runs the governor and the other sessions.
-    detaching_.push_back(std::async(std::launch::async, [w = std::move(r.watch)]() mutable { w.reset(); }));
+    detaching_.push_back(std::async(std::launch::async, [d = std::move(r.driver)]() mutable { d.reset(); }));
 }
 
 void Agent::publish()
@@ -281,12 +336,18 @@ void Agent::publish()
     std::vector<exporter::SessionOverhead> overheads;
     size_t escalated = 0;
     for (const auto& r : sessions_) {
-        for (auto& h : r.watch->top_sites())
-            heap.push_back(std::move(h));
-        add_counters(live, r.watch->counters());
-        if (auto o = r.watch->overhead())
-            overheads.push_back(std::move(*o));
-        escalated += r.watch->origin() == Origin::Escalation ? 1 : 0;
+        heap.insert(heap.end(), r.top.begin(), r.top.end());
+        add_counters(live, r.driver->session().counters());
+        if (const auto e = r.driver->overhead_estimate()) {
+            exporter::SessionOverhead o;
+            o.pid = r.pid;
+            o.comm = r.comm;
+            o.identity = r.identity;
+            o.origin = r.origin == Origin::Escalation ? "escalation" : "manual";
+            o.estimate = *e;
+            overheads.push_back(std::move(o));
+        }
+        escalated += r.origin == Origin::Escalation ? 1 : 0;
     }
     std::lock_guard lock(mu_);
     heap_sites_ = std::move(heap);
@@ -299,20 +360,11 @@ void Agent::publish()
 void Agent::watch(const std::vector<pid_t>& pids, double overhead_budget)
 {
     for (size_t i = sessions_.size(); i-- > 0;)
-        if (sessions_[i].watch->origin() == Origin::Manual)
-            end_session(i, EndReason::Shutdown);
-    DeepWatchOptions o;
-    o.pids = pids;
-    o.sample_bytes = cfg_.deep_sample_bytes;
-    o.top_sites = cfg_.deep_top_sites;
-    o.max_duration = cfg_.deep_max_duration;
-    o.interval = cfg_.interval;
-    o.overhead_budget = overhead_budget;
-    o.cost_per_hit_s = cost_per_hit();
-    o.origin = Origin::Manual;
-    sessions_.push_back({std::make_unique<DeepWatch>(o), ProcessKey{}});
-    spdlog::info("deep tier: session on {} for {} (overhead budget {})", sessions_.back().watch->who(),
-                 config::format_duration(cfg_.deep_max_duration), format_budget(overhead_budget));
+        if (sessions_[i].origin == Origin::Manual)
+            end_session(i, deep::EndReason::Shutdown);
+    sessions_.push_back(start_session(pids, cfg_.deep_max_duration, overhead_budget, Origin::Manual, ProcessKey{}));
+    spdlog::info("deep tier: session on {} for {} (overhead budget {})", sessions_.back().driver->session().who(),
+                 config::format_duration(cfg_.deep_max_duration), deep::format_budget(overhead_budget));
     publish();
 }
 
@@ -337,11 +389,11 @@ void Agent::run(const std::atomic<bool>& stop)
         }
         router_.drain(); // kernel events, applied here rather than on the ring-buffer thread
         for (auto& r : sessions_)
-            r.watch->poll();
+            r.driver->poll(0);
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     while (!sessions_.empty())
-        end_session(sessions_.size() - 1, EndReason::Shutdown);
+        end_session(sessions_.size() - 1, deep::EndReason::Shutdown);
     pump_thread.join();
 }
 

@@ -2,11 +2,11 @@
 // The always-on agent: BPF probes + event pump thread + periodic /proc and cgroupfs scans, producing
 // AgentSnapshots for the exporter; and the deep-tier sessions it runs (a person's, and automatic escalations on
 // suspected leaks), each watched by the overhead governor.
-#include "agent/deep_watch.h"
 #include "agent/escalation.h"
 #include "agent/event_router.h"
 #include "analysis/snapshot.h"
 #include "config/config.h"
+#include "deep/driver.h"
 #include "export/deep_status.h"
 #include "export/metrics_server.h"
 #include "loader/always_on.h"
@@ -32,6 +32,9 @@ struct Progress {
 exporter::Health judge_health(const Progress& p, analysis::Clock::time_point now, analysis::Clock::duration interval,
                               bool stopping);
 
+// Who started a deep-tier session: a person (--deep-pid / --deep-cgroup) or automatic escalation.
+enum class Origin { Manual, Escalation };
+
 class Agent {
 public:
     // Loads and attaches the BPF programs; throws UserError on a missing capability, BTF or tracepoint. With
@@ -56,17 +59,27 @@ public:
     void watch(const std::vector<pid_t>& pids, double overhead_budget);
 
 private:
+    // A deep-tier session the agent runs: deep::Driver drives it; the rest labels and exports it.
     struct Running {
-        std::unique_ptr<DeepWatch> watch;
+        std::unique_ptr<deep::Driver> driver;
+        Origin origin = Origin::Manual;
         ProcessKey key; // escalated sessions: the process whose cool-down starts when it ends
+        // Its first traced process, which labels its overhead series and names its profile file.
+        pid_t pid = 0;
+        std::string comm;
+        procfs::ContainerIdentity identity;
+        std::vector<analysis::HeapSite> top; // per traced process, its top sites at the last reading
     };
 
     void pump(const std::atomic<bool>& stop);
     void govern_sessions();
     void escalate(Clock::time_point now);
-    void end_session(size_t index, EndReason why);
+    // Attaches a session (throws UserError when none of the processes can be traced).
+    Running start_session(const std::vector<pid_t>& pids, std::chrono::milliseconds duration, double budget,
+                          Origin origin, ProcessKey key);
+    void end_session(size_t index, deep::EndReason why);
     void publish();
-    double cost_per_hit();
+    deep::ProbeCost cost_per_hit();
 
     config::Config cfg_;
     analysis::ProcessTable table_;

@@ -1,28 +1,19 @@
 #pragma once
 // Runs one deep-tier session in the foreground for `leaks` and `profile`, under the overhead budget.
-#include "deep/leak_tracker.h"
-#include "deep/session.h"
+#include "deep/driver.h"
 
 #include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <string>
 
 namespace memsight::cli {
 
+// A finished foreground session: the driver holds the session, its report and the governor's readings.
 struct DeepRun {
-    std::unique_ptr<deep::Session> session;
-    std::unique_ptr<deep::LeakTracker> tracker;
-    double elapsed_s = 0;
-    std::chrono::system_clock::time_point started;
-    std::string ended; // "duration", "interrupted", "exited" or "overhead" (stopped by the budget)
-    // The overhead governor: the budget (0 = none), the last estimate and the per-hit cost it used.
-    double overhead_budget = 0;
-    std::optional<double> overhead_estimate;
-    double cost_per_hit_s = 0;
-    bool cost_measured = false;
+    std::unique_ptr<deep::Driver> driver;
+    deep::EndReason ended = deep::EndReason::Duration;
 };
 
 // Who to trace, from the command line.
@@ -50,7 +41,7 @@ struct DeepRunOptions {
 
 // Attaches to the targets, reads every interval until the duration ends, Ctrl-C, the process exits (a normal end:
 // the report holds what the session saw) or the overhead budget is exceeded (one warning line says why; the report
-// holds what was seen until then). Throws UserError when the process cannot be traced.
+// holds what was seen until then). Throws UserError when the process cannot be traced. deep::Driver does the work.
 DeepRun run_deep_session(const DeepTargets& targets, const DeepRunOptions& options);
 
 } // namespace memsight::cli

@@ -1,8 +1,6 @@
-#include "agent/overhead.h"
 #include "cli/commands.h"
 #include "cli/deep_run.h"
-#include "deep/leak_tracker.h"
-#include "deep/session.h"
+#include "deep/governor.h"
 #include "util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -46,8 +44,8 @@ static_assert(std::size(kCounterNames) == MEMSIGHT_ACNT__MAX);
 
 nlohmann::ordered_json to_json(const DeepRun& run, const std::vector<deep::SiteReport>& sites, const LeaksArgs& a)
 {
-    const deep::Session& session = *run.session;
-    const double elapsed_s = run.elapsed_s;
+    const deep::Session& session = run.driver->session();
+    const double elapsed_s = run.driver->elapsed_s();
     nlohmann::ordered_json j;
     j["version"] = 1;
     j["duration_seconds"] = elapsed_s;
@@ -69,12 +67,14 @@ nlohmann::ordered_json to_json(const DeepRun& run, const std::vector<deep::SiteR
     auto& counters = j["counters"] = nlohmann::ordered_json::object();
     for (size_t i = 0; i < c.size(); ++i)
         counters[kCounterNames[i]] = c[i];
-    j["ended"] = run.ended;
+    j["ended"] = deep::end_reason_name(run.ended);
+    const auto estimate = run.driver->overhead_estimate();
+    const auto cost = run.driver->hit_cost();
     auto& overhead = j["overhead"] = nlohmann::ordered_json::object();
-    overhead["budget"] = run.overhead_budget;
-    overhead["estimate"] = run.overhead_estimate ? nlohmann::ordered_json(*run.overhead_estimate) : nullptr;
-    overhead["cost_per_hit_seconds"] = run.cost_per_hit_s;
-    overhead["cost_measured"] = run.cost_measured;
+    overhead["budget"] = run.driver->overhead_budget();
+    overhead["estimate"] = estimate ? nlohmann::ordered_json(*estimate) : nullptr;
+    overhead["cost_per_hit_seconds"] = cost ? cost->seconds_per_hit : 0.0;
+    overhead["cost_measured"] = cost && cost->measured;
     auto& out = j["sites"] = nlohmann::ordered_json::array();
     for (size_t i = 0; i < std::min(a.top, sites.size()); ++i) {
         const auto& s = sites[i];
@@ -101,8 +101,8 @@ nlohmann::ordered_json to_json(const DeepRun& run, const std::vector<deep::SiteR
 
 void print_text(const DeepRun& run, const std::vector<deep::SiteReport>& sites, const LeaksArgs& a)
 {
-    const deep::Session& session = *run.session;
-    const double elapsed_s = run.elapsed_s;
+    const deep::Session& session = run.driver->session();
+    const double elapsed_s = run.driver->elapsed_s();
     std::printf(
         "memsight leaks: %.1f s, %s\n", elapsed_s,
         session.sample_bytes() <= 1
@@ -129,10 +129,12 @@ void print_text(const DeepRun& run, const std::vector<deep::SiteReport>& sites, 
                 static_cast<unsigned long long>(c[MEMSIGHT_ACNT_LOST_SITES_FULL]),
                 static_cast<unsigned long long>(c[MEMSIGHT_ACNT_LOST_STACK]),
                 static_cast<unsigned long long>(c[MEMSIGHT_ACNT_IMPLICIT_FREES]));
-    if (run.overhead_budget > 0)
-        std::printf("overhead: %s%.1f%% of the traced CPU estimated (budget %s)%s\n", run.overhead_estimate ? "" : "~",
-                    run.overhead_estimate.value_or(0) * 100, agent::format_budget(run.overhead_budget).c_str(),
-                    run.ended == "overhead" ? "; STOPPED early by the budget" : "");
+    if (const double budget = run.driver->overhead_budget(); budget > 0) {
+        const auto estimate = run.driver->overhead_estimate();
+        std::printf("overhead: %s%.1f%% of the traced CPU estimated (budget %s)%s\n", estimate ? "" : "~",
+                    estimate.value_or(0) * 100, deep::format_budget(budget).c_str(),
+                    run.ended == deep::EndReason::Overhead ? "; STOPPED early by the budget" : "");
+    }
     size_t shown = 0;
     for (const auto& s : sites) {
         if (shown++ == a.top)
@@ -162,7 +164,7 @@ int run_leaks(const LeaksArgs& a)
     o.min_age = duration_arg(a.min_age, "--min-age");
     o.overhead_budget = budget_arg(a.overhead_budget, "--overhead-budget");
     DeepRun run = run_deep_session(a.targets, o);
-    const auto sites = run.tracker->report(run.elapsed_s);
+    const auto sites = run.driver->report();
     if (a.format == "json")
         std::printf("%s\n", to_json(run, sites, a).dump(2).c_str());
     else

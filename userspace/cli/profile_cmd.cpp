@@ -1,7 +1,7 @@
-#include "agent/session_profile.h"
 #include "cli/commands.h"
 #include "cli/deep_run.h"
 #include "profile/profile.h"
+#include "profile/session_profile.h"
 #include "util/error.h"
 
 #include <spdlog/spdlog.h>
@@ -40,15 +40,16 @@ int run_profile(const ProfileArgs& a)
     o.overhead_budget = budget_arg(a.overhead_budget, "--overhead-budget");
     DeepRun run = run_deep_session(a.targets, o);
 
-    const auto sites = run.tracker->report(run.elapsed_s);
-    const auto samples = agent::profile_samples(sites);
+    const auto sites = run.driver->report();
+    const auto samples = profile::profile_samples(sites);
     std::string comm;
     for (const auto& s : sites)
         comm = s.comm.empty() ? comm : s.comm;
     std::string data;
     if (a.format == "pprof")
-        data = agent::session_pprof(*run.session, sites, run.started, run.elapsed_s,
-                                    run.ended == "overhead" ? "stopped early by the overhead budget" : "");
+        data = profile::session_pprof(run.driver->session(), sites, run.driver->started(), run.driver->elapsed_s(),
+                                      run.ended == deep::EndReason::Overhead ? "stopped early by the overhead budget"
+                                                                             : "");
     else
         data = profile::to_folded(samples, a.value, comm);
     std::ofstream out(a.output, std::ios::binary | std::ios::trunc);

@@ -1,6 +1,7 @@
 #pragma once
 // Deep-tier state beyond analysis::AgentSnapshot for one scrape: the overhead governor's estimates per session,
 // the calibrated probe cost, and the automatic-escalation counters.
+#include "deep/end_reason.h"
 #include "procfs/container.h"
 
 #include <sys/types.h>
@@ -28,10 +29,6 @@ struct SessionOverhead {
 enum class RefusedReason { Untraceable, MaxConcurrent, Count };
 inline constexpr std::array<std::string_view, 2> kRefusedReasonNames{"untraceable", "max_concurrent"};
 
-// How an escalated session ended.
-enum class FinishedReason { Duration, Exited, Overhead, Shutdown, Count };
-inline constexpr std::array<std::string_view, 4> kFinishedReasonNames{"duration", "exited", "overhead", "shutdown"};
-
 struct DeepTierStatus {
     std::vector<SessionOverhead> overheads;   // sessions with an estimate so far
     std::optional<double> probe_cost_seconds; // calibrated cost per probe hit (absent until calibrated)
@@ -39,7 +36,8 @@ struct DeepTierStatus {
     size_t escalation_sessions = 0;           // escalated sessions running
     uint64_t escalations_started = 0;
     std::array<uint64_t, static_cast<size_t>(RefusedReason::Count)> escalations_refused{};
-    std::array<uint64_t, static_cast<size_t>(FinishedReason::Count)> escalations_finished{};
+    // Escalated sessions that ended, indexed by deep::EndReason (rendered for deep::kAgentEndReasons).
+    std::array<uint64_t, deep::kEndReasonCount> escalations_finished{};
 };
 
 } // namespace memsight::exporter

@@ -248,8 +248,9 @@ void render_heap(const analysis::AgentSnapshot& s, const DeepTierStatus& deep, s
     refused.into(out);
     Family finished("memsight_escalations_finished_total", "Automatically escalated sessions that ended, by reason.",
                     MetricType::Counter);
-    for (size_t i = 0; i < kFinishedReasonNames.size(); ++i)
-        finished.add({{"reason", std::string(kFinishedReasonNames[i])}}, d(deep.escalations_finished[i]));
+    for (const deep::EndReason r : deep::kAgentEndReasons)
+        finished.add({{"reason", std::string(deep::end_reason_name(r))}},
+                     d(deep.escalations_finished[static_cast<size_t>(r)]));
     finished.into(out);
 }
 

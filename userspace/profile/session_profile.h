@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace memsight::agent {
+namespace memsight::profile {
 
 // One pprof sample per reported site (values rounded to integers, stacks innermost first).
 std::vector<profile::Sample> profile_samples(const std::vector<deep::SiteReport>& sites);
@@ -38,4 +38,4 @@ std::string write_profile_file(const std::string& dir, const std::string& name, 
 std::vector<std::string> apply_retention(const std::string& dir, size_t max_files, std::chrono::seconds max_age,
                                          std::chrono::system_clock::time_point now);
 
-} // namespace memsight::agent
+} // namespace memsight::profile

@@ -1,4 +1,4 @@
-#include "agent/session_profile.h"
+#include "profile/session_profile.h"
 
 #include "util/error.h"
 
@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <tuple>
 
-namespace memsight::agent {
+namespace memsight::profile {
 namespace {
 
 constexpr std::string_view kPrefix = "memsight-";
@@ -201,4 +201,4 @@ std::vector<std::string> apply_retention(const std::string& dir, size_t max_file
     return removed;
 }
 
-} // namespace memsight::agent
+} // namespace memsight::profile

@@ -1,7 +1,7 @@
 #pragma once
-// The deep tier's overhead governor: a start-up calibration of what one probe hit costs on this machine, and a
-// per-session estimate of the fraction of the traced processes' CPU time spent in memsight's probes, compared
-// with a budget. See docs/escalation.md for the formula and why it is built this way.
+// The deep tier's overhead governor: a per-session estimate of the fraction of the traced processes' CPU time spent
+// in memsight's probes, compared with a budget (the cost of one probe hit comes from deep/calibration.h). See
+// docs/escalation.md for the formula and why it is built this way.
 #include "deep/session.h"
 #include "loader/alloc_probes.h"
 
@@ -15,39 +15,11 @@
 #include <string>
 #include <vector>
 
-namespace memsight::agent {
+namespace memsight::deep {
 
 // What one counted probe hit costs when calibration cannot run (no BPF, fork failed): the per-hit cost measured
 // on the development machines (docs/performance.md), so a governor still has a plausible number.
 inline constexpr double kFallbackCostPerHit = 5e-6;
-
-// The result of one calibration run.
-struct Calibration {
-    double seconds_per_hit = 0; // (traced - untraced CPU) / hits
-    double untraced_pair_s = 0; // one malloc+free pair without probes (CPU seconds)
-    double traced_pair_s = 0;   // ... with a deep session attached
-    double hits_per_pair = 0;   // counted probe hits per pair (2: one allocation call, one free call)
-    double took_s = 0;          // wall time of the whole calibration
-    bool exact = true;          // the session mode it measured (sample_bytes <= 1)
-};
-
-// Measures `pairs` malloc(64)+free pairs (thread CPU time) in a worker process untraced, then traced by a deep
-// session with `sample_bytes`, and returns the difference per counted hit. The measuring happens in a forked,
-// orphaned process that reports through a pipe and exits without detaching its probes one by one (that takes
-// seconds; the kernel does it as the process exits), so this returns in well under a second. Call it before the
-// process starts other threads: the forked process loads BPF and parses ELF files. Throws UserError when the
-// session cannot attach (no privilege, no BTF) or the calibrating process fails.
-Calibration calibrate_probe_cost(uint64_t sample_bytes, size_t pairs = 5000);
-
-// The cost per hit for sessions in this mode (exact or sampled), calibrated on the first call in this process and
-// cached for its lifetime. A failed calibration is logged once and gives kFallbackCostPerHit (measured = false).
-struct ProbeCost {
-    double seconds_per_hit = kFallbackCostPerHit;
-    bool measured = false;
-};
-ProbeCost probe_cost(uint64_t sample_bytes);
-// The cost already known for this mode, without calibrating (nullopt when probe_cost was never called for it).
-std::optional<ProbeCost> cached_probe_cost(uint64_t sample_bytes);
 
 // The probe hits a session counted: allocation calls plus free calls (each allocation call traps twice, entry
 // and return, a free once; the calibration's per-hit cost averages over that mix as a malloc+free pair does).
@@ -113,7 +85,7 @@ private:
 // Governs one running deep::Session: reads its counters and its traced processes' CPU, feeds an OverheadGovernor.
 class SessionGovernor {
 public:
-    SessionGovernor(const deep::Session& session, double cost_per_hit_s, double budget);
+    SessionGovernor(const Session& session, double cost_per_hit_s, double budget);
     // One reading; call about every second.
     void tick();
     bool over_budget() const { return gov_.over_budget(); }
@@ -123,7 +95,7 @@ public:
     std::string stop_message(const std::string& who) const;
 
 private:
-    const deep::Session& session_;
+    const Session& session_;
     CpuMeter cpu_;
     OverheadGovernor gov_;
     std::chrono::steady_clock::time_point start_;
@@ -132,4 +104,4 @@ private:
 // "2%", "0.5%", "0 (no limit)" for log lines.
 std::string format_budget(double budget);
 
-} // namespace memsight::agent
+} // namespace memsight::deep

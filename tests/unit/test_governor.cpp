@@ -1,6 +1,6 @@
 // The overhead governor: the estimate's formula and window, when it may stop a session, and the CPU meter over a
 // fake /proc.
-#include "agent/overhead.h"
+#include "deep/governor.h"
 #include "test_files.h"
 
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 
 #include <string>
 
-namespace memsight::agent {
+namespace memsight::deep {
 namespace {
 
 using Reading = OverheadGovernor::Reading;
@@ -162,4 +162,4 @@ TEST(CpuMeter, GrowthSinceFirstReadingAcrossExitAndPidReuse)
 }
 
 } // namespace
-} // namespace memsight::agent
+} // namespace memsight::deep
