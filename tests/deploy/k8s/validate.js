@@ -214,8 +214,9 @@ function podTargetMeta(pod, container, port) {
 
 function documentedKeys() {
   const text = fs.readFileSync(path.join(REPO, "docs/configuration.md"), "utf8");
-  const m = text.match(/^## Keys\s*\n+```yaml\n([\s\S]*?)\n```/m);
-  if (!m) throw new Error("docs/configuration.md: no ```yaml block under \"## Keys\"");
+  // The default file the docs show (generated from the key table, userspace/config/keys.cpp): every key.
+  const m = text.match(/^<!-- default-yaml:begin -->\s*\n```yaml\n([\s\S]*?)\n```\s*\n<!-- default-yaml:end -->/m);
+  if (!m) throw new Error("docs/configuration.md: no ```yaml block between <!-- default-yaml:begin/end -->");
   return YAML.parse(m[1]);
 }
 
