@@ -134,6 +134,8 @@ analysis::AgentSnapshot full_snapshot()
     s.attach_failures = 1;
     s.event_queue_full = 5;
     s.scan_seconds = 0.25;
+    s.deep.escalations_refused = {{"untraceable", 0}, {"max_concurrent", 0}};
+    s.deep.escalations_finished = {{"duration", 0}};
     s.version = "0.1.0";
     s.kernel = "6.18.0";
     s.libbpf = "1.1.0";
@@ -421,7 +423,7 @@ TEST(PrometheusRender, SelfMetrics)
 TEST(PrometheusRender, HeapSitesOfADeepSession)
 {
     analysis::AgentSnapshot s;
-    s.deep_sessions = 1;
+    s.deep.sessions = 1;
     analysis::HeapSite h;
     h.pid = 42;
     h.comm = "leaker";
@@ -431,8 +433,8 @@ TEST(PrometheusRender, HeapSitesOfADeepSession)
     h.allocated_bytes = 3500000;
     h.freed_bytes = 500000;
     h.growing = true;
-    s.heap_sites = {h};
-    s.deep_counters[MEMSIGHT_ACNT_LOST_STACK] = 7;
+    s.deep.heap_sites = {h};
+    s.deep.counters[MEMSIGHT_ACNT_LOST_STACK] = 7;
     const std::string text = render_text(render(s, 0));
     const std::string l = "{pid=\"42\",comm=\"leaker\",container_id=\"\",pod_uid=\"\",site=\"leak_one_record\"}";
     EXPECT_NE(text.find("memsight_heap_live_bytes" + l + " 3000000\n"), std::string::npos) << text;
@@ -446,8 +448,9 @@ TEST(PrometheusRender, HeapSitesOfADeepSession)
 
 TEST(PrometheusRender, GovernorAndEscalationFamilies)
 {
-    DeepTierStatus d;
-    SessionOverhead o;
+    analysis::AgentSnapshot s;
+    analysis::DeepTierView& d = s.deep;
+    analysis::SessionOverhead o;
     o.pid = 42;
     o.comm = "leaker";
     o.identity = procfs::identify_container(kDockerCgroup);
@@ -458,11 +461,9 @@ TEST(PrometheusRender, GovernorAndEscalationFamilies)
     d.overhead_stops = 3;
     d.escalation_sessions = 1;
     d.escalations_started = 4;
-    d.escalations_refused[static_cast<size_t>(RefusedReason::Untraceable)] = 2;
-    d.escalations_refused[static_cast<size_t>(RefusedReason::MaxConcurrent)] = 5;
-    d.escalations_finished[static_cast<size_t>(deep::EndReason::Duration)] = 1;
-    d.escalations_finished[static_cast<size_t>(deep::EndReason::Overhead)] = 2;
-    const std::string text = render_text(render(analysis::AgentSnapshot{}, d, 0));
+    d.escalations_refused = {{"untraceable", 2}, {"max_concurrent", 5}};
+    d.escalations_finished = {{"duration", 1}, {"exited", 0}, {"overhead", 2}, {"shutdown", 0}};
+    const std::string text = render_text(render(s, 0));
     EXPECT_EQ(block(text, "memsight_deep_session_overhead_ratio"),
               "# HELP memsight_deep_session_overhead_ratio Estimated fraction of the traced processes' CPU time "
               "spent in the deep-tier probes, per session.\n"
@@ -500,25 +501,24 @@ TEST(PrometheusRender, GovernorAndEscalationFamilies)
 TEST(PrometheusRender, SeveralSessionsAreAllExported)
 {
     analysis::AgentSnapshot s;
-    s.deep_sessions = 2;
+    s.deep.sessions = 2;
     for (pid_t pid : {41, 42}) {
         analysis::HeapSite h;
         h.pid = pid;
         h.comm = "leaker";
         h.site = "leak_one_record";
         h.live_bytes = 1000.0 * pid;
-        s.heap_sites.push_back(h);
+        s.deep.heap_sites.push_back(h);
     }
-    DeepTierStatus d;
     for (pid_t pid : {41, 42}) {
-        SessionOverhead o;
+        analysis::SessionOverhead o;
         o.pid = pid;
         o.comm = "leaker";
         o.origin = pid == 41 ? "manual" : "escalation";
         o.estimate = 0.01 * pid;
-        d.overheads.push_back(o);
+        s.deep.overheads.push_back(o);
     }
-    const std::string text = render_text(render(s, d, 0));
+    const std::string text = render_text(render(s, 0));
     for (pid_t pid : {41, 42}) {
         const std::string l = "pid=\"" + std::to_string(pid) + "\",comm=\"leaker\",container_id=\"\",pod_uid=\"\"";
         EXPECT_EQ(samples_with(text, "memsight_heap_live_bytes", l + ",site=\"leak_one_record\""), 1u) << text;
@@ -541,8 +541,6 @@ TEST(PrometheusRender, EmptySnapshotLeavesOutFamiliesWithoutSeries)
         "memsight_deep_overhead_stops_total",
         "memsight_escalation_sessions",
         "memsight_escalations_started_total",
-        "memsight_escalations_refused_total",
-        "memsight_escalations_finished_total",
         "memsight_build_info",
         "memsight_events_total",
         "memsight_events_lost_total",

@@ -247,7 +247,7 @@ void Agent::escalate(Clock::time_point now)
     const EscalationPlan plan = planner_.plan(table_.snapshot(), traced, running, now);
     if (plan.newly_deferred) {
         std::lock_guard lock(mu_);
-        status_.escalations_refused[static_cast<size_t>(exporter::RefusedReason::MaxConcurrent)] += plan.newly_deferred;
+        refused_[static_cast<size_t>(RefusedReason::MaxConcurrent)] += plan.newly_deferred;
     }
     for (const auto& p : plan.start) {
         const ProcessKey key{p.sample.pid, p.sample.start_ticks};
@@ -259,7 +259,7 @@ void Agent::escalate(Clock::time_point now)
             planner_.cool_down(key, now);
             {
                 std::lock_guard lock(mu_);
-                ++status_.escalations_refused[static_cast<size_t>(exporter::RefusedReason::Untraceable)];
+                ++refused_[static_cast<size_t>(RefusedReason::Untraceable)];
             }
             spdlog::warn("escalation: pid {} ({}) leak suspicion {:.2f}: not traced: {}; not retried for {}",
                          p.sample.pid, p.sample.comm, p.leak_suspicion, e.what(),
@@ -321,7 +321,7 @@ void Agent::end_session(size_t index, deep::EndReason why)
         if (why == deep::EndReason::Overhead)
             ++status_.overhead_stops;
         if (escalated)
-            ++status_.escalations_finished[static_cast<size_t>(why)];
+            ++finished_[static_cast<size_t>(why)];
     }
     publish();
     // Detaching the uprobes one by one takes seconds: neither under the lock that scrapes need nor on this thread,
@@ -333,13 +333,13 @@ void Agent::publish()
 {
     std::vector<analysis::HeapSite> heap;
     loader::AllocCounters live{};
-    std::vector<exporter::SessionOverhead> overheads;
+    std::vector<analysis::SessionOverhead> overheads;
     size_t escalated = 0;
     for (const auto& r : sessions_) {
         heap.insert(heap.end(), r.top.begin(), r.top.end());
         add_counters(live, r.driver->session().counters());
         if (const auto e = r.driver->overhead_estimate()) {
-            exporter::SessionOverhead o;
+            analysis::SessionOverhead o;
             o.pid = r.pid;
             o.comm = r.comm;
             o.identity = r.identity;
@@ -417,17 +417,16 @@ analysis::AgentSnapshot Agent::snapshot() const
     std::lock_guard lock(mu_);
     s.containers = containers_;
     s.scan_seconds = scan_seconds_;
-    s.deep_sessions = deep_running_;
-    s.heap_sites = heap_sites_;
-    for (size_t i = 0; i < s.deep_counters.size(); ++i)
-        s.deep_counters[i] = deep_counters_[i] + deep_counters_live_[i];
+    s.deep = status_;
+    s.deep.sessions = deep_running_;
+    s.deep.heap_sites = heap_sites_;
+    for (size_t i = 0; i < s.deep.counters.size(); ++i)
+        s.deep.counters[i] = deep_counters_[i] + deep_counters_live_[i];
+    for (size_t i = 0; i < refused_.size(); ++i)
+        s.deep.escalations_refused.emplace_back(kRefusedReasonNames[i], refused_[i]);
+    for (const deep::EndReason r : deep::kAgentEndReasons)
+        s.deep.escalations_finished.emplace_back(deep::end_reason_name(r), finished_[static_cast<size_t>(r)]);
     return s;
-}
-
-exporter::DeepTierStatus Agent::deep_status() const
-{
-    std::lock_guard lock(mu_);
-    return status_;
 }
 
 } // namespace memsight::agent

@@ -7,7 +7,6 @@
 #include "analysis/snapshot.h"
 #include "config/config.h"
 #include "deep/driver.h"
-#include "export/deep_status.h"
 #include "export/metrics_server.h"
 #include "loader/always_on.h"
 
@@ -52,7 +51,6 @@ public:
     // and benchmarks may too).
     void scan_once();
     analysis::AgentSnapshot snapshot() const;
-    exporter::DeepTierStatus deep_status() const;
     Progress progress() const;
     // Starts a person's deep-tier session on these processes (replacing a running one) under this overhead budget
     // (0 = no limit). Throws UserError when none can be traced.
@@ -109,7 +107,9 @@ private:
     size_t deep_running_ = 0;
     loader::AllocCounters deep_counters_{};      // sessions that ended
     loader::AllocCounters deep_counters_live_{}; // the running sessions
-    exporter::DeepTierStatus status_;
+    analysis::DeepTierView status_;              // governor and escalation parts; snapshot() adds the rest
+    std::array<uint64_t, static_cast<size_t>(RefusedReason::Count)> refused_{};
+    std::array<uint64_t, deep::kEndReasonCount> finished_{}; // escalated sessions, by how they ended
 };
 
 } // namespace memsight::agent

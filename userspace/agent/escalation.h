@@ -4,6 +4,7 @@
 #include "analysis/process_table.h"
 #include "config/config.h"
 
+#include <array>
 #include <sys/types.h>
 
 #include <compare>
@@ -11,6 +12,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace memsight::agent {
@@ -18,6 +20,11 @@ namespace memsight::agent {
 using Clock = analysis::Clock;
 
 // A process, across pid reuse: (pid, start time in clock ticks since boot, from /proc/PID/stat).
+// Why a suspected leak was not escalated (memsight_escalations_refused_total{reason}).
+enum class RefusedReason { Untraceable, MaxConcurrent, Count };
+inline constexpr std::array<std::string_view, 2> kRefusedReasonNames{"untraceable", "max_concurrent"};
+static_assert(kRefusedReasonNames.size() == static_cast<size_t>(RefusedReason::Count));
+
 struct ProcessKey {
     pid_t pid = 0;
     uint64_t start_ticks = 0;

@@ -8,7 +8,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace memsight::analysis {
@@ -24,6 +26,32 @@ struct HeapSite {
     bool growing = false;
 };
 
+// One running deep-tier session's estimated overhead. A session on several processes (--deep-cgroup) is labelled
+// with its first traced process.
+struct SessionOverhead {
+    pid_t pid = 0;
+    std::string comm;
+    procfs::ContainerIdentity identity;
+    std::string origin;  // "manual" (--deep-pid / --deep-cgroup) or "escalation"
+    double estimate = 0; // fraction of the traced processes' CPU time spent in the probes
+};
+
+// The deep tier at one scrape: its sessions' call sites and losses, the overhead governor, auto-escalation.
+struct DeepTierView {
+    size_t sessions = 0; // running, person-started and escalated
+    std::vector<HeapSite> heap_sites;
+    std::array<uint64_t, MEMSIGHT_ACNT__MAX> counters{}; // summed over the sessions that ran
+    std::vector<SessionOverhead> overheads;              // sessions with an estimate so far
+    std::optional<double> probe_cost_seconds;            // calibrated cost per probe hit (absent until calibrated)
+    uint64_t overhead_stops = 0;                         // sessions of any origin stopped by the budget
+    size_t escalation_sessions = 0;                      // escalated sessions running
+    uint64_t escalations_started = 0;
+    // Every reason with its count, in the order they are exported (the `reason` label).
+    std::vector<std::pair<std::string, uint64_t>> escalations_refused;
+    std::vector<std::pair<std::string, uint64_t>> escalations_finished;
+};
+
+// Everything one scrape exports, filled by the agent under its locks.
 struct AgentSnapshot {
     std::vector<ProcessView> processes; // the exported (top-N) processes
     size_t tracked_processes = 0;
@@ -37,10 +65,7 @@ struct AgentSnapshot {
     uint64_t event_queue_full = 0; // kernel events dropped because the agent fell behind applying them
     double scan_seconds = 0;
     std::string version, kernel, libbpf;
-    // Deep tier (empty when no session runs).
-    size_t deep_sessions = 0;
-    std::vector<HeapSite> heap_sites;
-    std::array<uint64_t, MEMSIGHT_ACNT__MAX> deep_counters{};
+    DeepTierView deep;
 };
 
 } // namespace memsight::analysis

@@ -64,8 +64,7 @@ int run_agent(const AgentArgs& args)
                 pids.push_back(p);
         agent.watch(pids, budget);
     }
-    auto collectable = std::make_shared<exporter::SnapshotCollectable>([&agent] { return agent.snapshot(); },
-                                                                       [&agent] { return agent.deep_status(); });
+    auto collectable = std::make_shared<exporter::SnapshotCollectable>([&agent] { return agent.snapshot(); });
     auto health = [&agent, &stop, interval = cfg.interval] {
         return agent::judge_health(agent.progress(), analysis::Clock::now(), interval, stop.load());
     };

@@ -179,7 +179,7 @@ void render_ooms_and_exits(const analysis::AgentSnapshot& s, std::vector<MetricF
     recent.into(out);
 }
 
-void render_heap(const analysis::AgentSnapshot& s, const DeepTierStatus& deep, std::vector<MetricFamily>& out)
+void render_heap(const analysis::DeepTierView& deep, std::vector<MetricFamily>& out)
 {
     Family live("memsight_heap_live_bytes", "Live heap bytes allocated at a call site of a watched process.",
                 MetricType::Gauge);
@@ -191,7 +191,7 @@ void render_heap(const analysis::AgentSnapshot& s, const DeepTierStatus& deep, s
                  MetricType::Counter);
     Family growing("memsight_heap_site_growing", "1 when the site's live bytes keep growing, else 0.",
                    MetricType::Gauge);
-    for (const auto& h : s.heap_sites) {
+    for (const auto& h : deep.heap_sites) {
         const Labels l = with(process_labels(h.pid, h.comm, h.identity), "site", h.site);
         live.add(l, h.live_bytes);
         objects.add(l, h.live_objects);
@@ -204,9 +204,9 @@ void render_heap(const analysis::AgentSnapshot& s, const DeepTierStatus& deep, s
 
     Family sessions("memsight_deep_sessions", "Deep-tier sessions running (person-started and escalated).",
                     MetricType::Gauge);
-    sessions.add({}, d(s.deep_sessions));
+    sessions.add({}, d(deep.sessions));
     sessions.into(out);
-    const auto& c = s.deep_counters;
+    const auto& c = deep.counters;
     Family lost("memsight_deep_events_lost_total", "Deep-tier allocations or stacks not recorded, by reason.",
                 MetricType::Counter);
     lost.add({{"reason", "outstanding_map_full"}}, d(c[MEMSIGHT_ACNT_LOST_OUTSTANDING_FULL]));
@@ -243,14 +243,13 @@ void render_heap(const analysis::AgentSnapshot& s, const DeepTierStatus& deep, s
     Family refused("memsight_escalations_refused_total",
                    "Suspected leaks not escalated: the deep tier refused the process, or every slot was busy.",
                    MetricType::Counter);
-    for (size_t i = 0; i < kRefusedReasonNames.size(); ++i)
-        refused.add({{"reason", std::string(kRefusedReasonNames[i])}}, d(deep.escalations_refused[i]));
+    for (const auto& [reason, n] : deep.escalations_refused)
+        refused.add({{"reason", reason}}, d(n));
     refused.into(out);
     Family finished("memsight_escalations_finished_total", "Automatically escalated sessions that ended, by reason.",
                     MetricType::Counter);
-    for (const deep::EndReason r : deep::kAgentEndReasons)
-        finished.add({{"reason", std::string(deep::end_reason_name(r))}},
-                     d(deep.escalations_finished[static_cast<size_t>(r)]));
+    for (const auto& [reason, n] : deep.escalations_finished)
+        finished.add({{"reason", reason}}, d(n));
     finished.into(out);
 }
 
@@ -295,21 +294,15 @@ void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, s
 
 } // namespace
 
-std::vector<MetricFamily> render(const analysis::AgentSnapshot& s, const DeepTierStatus& deep,
-                                 double last_scrape_seconds)
+std::vector<MetricFamily> render(const analysis::AgentSnapshot& s, double last_scrape_seconds)
 {
     std::vector<MetricFamily> out;
     render_processes(s, out);
     render_containers(s, out);
     render_ooms_and_exits(s, out);
-    render_heap(s, deep, out);
+    render_heap(s.deep, out);
     render_self(s, last_scrape_seconds, out);
     return out;
-}
-
-std::vector<MetricFamily> render(const analysis::AgentSnapshot& s, double last_scrape_seconds)
-{
-    return render(s, DeepTierStatus{}, last_scrape_seconds);
 }
 
 std::string render_text(const std::vector<MetricFamily>& families)
@@ -320,7 +313,7 @@ std::string render_text(const std::vector<MetricFamily>& families)
 std::vector<MetricFamily> SnapshotCollectable::Collect() const
 {
     const auto start = std::chrono::steady_clock::now();
-    auto families = render(source_(), deep_ ? deep_() : DeepTierStatus{}, last_scrape_seconds_.load());
+    auto families = render(source_(), last_scrape_seconds_.load());
     last_scrape_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return families;
 }
