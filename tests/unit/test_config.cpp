@@ -1173,7 +1173,7 @@ TEST(ConfigDocs, KeyTableAndDefaultFileAreGeneratedFromTheTable)
     std::remove(fresh);
     ADD_FAILURE() << "docs/configuration.md does not match the key table (userspace/config/keys.cpp):\n"
                   << diff
-                  << "\nRegenerate it with: MEMSIGHT_UPDATE_DOCS=1 build-config/tests/memsight_unit_tests "
+                  << "\nRegenerate it with: MEMSIGHT_UPDATE_DOCS=1 build/tests/memsight_unit_tests "
                      "--gtest_filter='ConfigDocs.*'  (any build directory)";
 }
 
