@@ -140,6 +140,7 @@ TEST(ConfigDefaults, Dev)
     expected.top_processes_by_growth = 20;
     expected.growth_window = 2min;
     expected.exit_peaks_window = 1min;
+    expected.growth_site_processes = 10;
     expected.log_level = "info";
     expected.deep_overhead_budget = 0.10;
     expected.escalation.threshold = 0.5;
@@ -359,7 +360,7 @@ TEST(ConfigErrors, UnknownTopLevelKey)
                        "log_level: info\n"
                        "intervall: 10s\n"),
               "memsight.yaml:7: unknown key 'intervall' (known: profile, listen, metrics_path, interval, log_level, "
-              "processes, exit_peaks, oom, kernel, deep, escalation)");
+              "processes, exit_peaks, growth_sites, oom, kernel, deep, escalation)");
 }
 
 TEST(ConfigErrors, UnknownNestedKey)

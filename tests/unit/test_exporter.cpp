@@ -393,7 +393,8 @@ TEST(PrometheusRender, SelfMetrics)
               "memsight_events_lost_total{reason=\"fault_map_full\"} 70\n"
               "memsight_events_lost_total{reason=\"oom_map_full\"} 80\n"
               "memsight_events_lost_total{reason=\"malformed\"} 4\n"
-              "memsight_events_lost_total{reason=\"event_queue_full\"} 5\n");
+              "memsight_events_lost_total{reason=\"event_queue_full\"} 5\n"
+              "memsight_events_lost_total{reason=\"growth_site_stacks\"} 0\n");
     EXPECT_EQ(block(text, "memsight_tracked_processes"),
               "# HELP memsight_tracked_processes Processes in the agent's table.\n"
               "# TYPE memsight_tracked_processes gauge\n"
@@ -528,6 +529,26 @@ TEST(PrometheusRender, SeveralSessionsAreAllExported)
             << text;
     }
     EXPECT_NE(text.find("memsight_deep_sessions 2\n"), std::string::npos);
+}
+
+TEST(PrometheusRender, GrowthSitesPerProcess)
+{
+    analysis::AgentSnapshot s;
+    analysis::GrowthSite g;
+    g.pid = 42;
+    g.comm = "parser";
+    g.identity = procfs::identify_container(kDockerCgroup);
+    g.site = "leaky_parser_feed";
+    g.bytes = 4096000;
+    s.growth_sites = {g};
+    const std::string text = render_text(render(s, 0));
+    EXPECT_EQ(block(text, "memsight_process_growth_site_bytes"),
+              "# HELP memsight_process_growth_site_bytes Bytes faulted in at a call site over the growth window, "
+              "estimated from the sampled page faults (samples x sample period x page size), for the processes "
+              "that grow most.\n"
+              "# TYPE memsight_process_growth_site_bytes gauge\n"
+              "memsight_process_growth_site_bytes{pid=\"42\",comm=\"parser\",container_id=\"" +
+                  kDockerId + "\",pod_uid=\"\",site=\"leaky_parser_feed\"} 4096000\n");
 }
 
 TEST(PrometheusRender, EmptySnapshotLeavesOutFamiliesWithoutSeries)

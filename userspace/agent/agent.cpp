@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace memsight::agent {
 namespace {
@@ -159,18 +160,29 @@ void Agent::scan_once()
 {
     const auto start = analysis::Clock::now();
     scanner_.scan(table_);
+    const auto processes = table_.snapshot();
     std::vector<analysis::ContainerView> containers;
     if (cgroups_.fs()) {
-        containers = analysis::read_containers(table_.snapshot(), *cgroups_.fs());
+        containers = analysis::read_containers(processes, *cgroups_.fs());
         container_trends_.update(containers, analysis::Clock::now());
     }
-    // The agent does not consume the fault profile yet (`memsight faults` does); drain it so the
-    // in-kernel maps keep room and the counters stay meaningful.
-    probes_->drain_faults();
+    // Growth sites: the fault samples since the last scan, kept over the growth window, named for the processes
+    // that grow most.
+    const auto now = analysis::Clock::now();
+    for (const auto& fs : probes_->drain_faults())
+        growth_sites_.add(static_cast<pid_t>(fs.tgid), fs.user_stack, fs.samples, now);
+    std::set<pid_t> live;
+    for (const auto& p : processes)
+        live.insert(p.sample.pid);
+    growth_sites_.expire(now, live);
+    auto growth = growth_site_namer_.name(processes, growth_sites_, cfg_.growth_site_processes, cfg_.growth_sites_top,
+                                          probes_->fault_sample_period() * static_cast<uint64_t>(::getpagesize()));
     const double secs = std::chrono::duration<double>(analysis::Clock::now() - start).count();
     {
         std::lock_guard lock(mu_);
         containers_ = std::move(containers);
+        growth_site_views_ = std::move(growth);
+        growth_site_samples_dropped_ = growth_sites_.dropped_samples();
         scan_seconds_ = secs;
     }
 
@@ -417,6 +429,8 @@ analysis::AgentSnapshot Agent::snapshot() const
     std::lock_guard lock(mu_);
     s.containers = containers_;
     s.scan_seconds = scan_seconds_;
+    s.growth_sites = growth_site_views_;
+    s.growth_site_samples_dropped = growth_site_samples_dropped_;
     s.deep = status_;
     s.deep.sessions = deep_running_;
     s.deep.heap_sites = heap_sites_;

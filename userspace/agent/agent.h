@@ -4,6 +4,8 @@
 // suspected leaks), each watched by the overhead governor.
 #include "agent/escalation.h"
 #include "agent/event_router.h"
+#include "agent/growth_site_namer.h"
+#include "analysis/growth_sites.h"
 #include "analysis/snapshot.h"
 #include "config/config.h"
 #include "deep/driver.h"
@@ -91,6 +93,8 @@ private:
     std::unique_ptr<loader::AlwaysOnProbes> probes_;
 
     // Scan thread only.
+    analysis::GrowthSites growth_sites_{cfg_.growth_window};
+    GrowthSiteNamer growth_site_namer_;
     std::vector<Running> sessions_;
     std::vector<std::future<void>> detaching_; // ended sessions being destroyed; the destructor waits for them
     EscalationPlanner planner_;
@@ -104,6 +108,8 @@ private:
     std::vector<analysis::ContainerView> containers_;
     double scan_seconds_ = 0;
     std::vector<analysis::HeapSite> heap_sites_;
+    std::vector<analysis::GrowthSite> growth_site_views_;
+    uint64_t growth_site_samples_dropped_ = 0;
     size_t deep_running_ = 0;
     loader::AllocCounters deep_counters_{};      // sessions that ended
     loader::AllocCounters deep_counters_live_{}; // the running sessions

@@ -26,6 +26,16 @@ struct HeapSite {
     bool growing = false;
 };
 
+// Where a process grows, from the sampled page faults: bytes faulted in at the site over the growth window
+// (samples x sample period x page size), an estimate.
+struct GrowthSite {
+    pid_t pid = 0;
+    std::string comm;
+    procfs::ContainerIdentity identity;
+    std::string site;
+    double bytes = 0;
+};
+
 // One running deep-tier session's estimated overhead. A session on several processes (--deep-cgroup) is labelled
 // with its first traced process.
 struct SessionOverhead {
@@ -63,6 +73,8 @@ struct AgentSnapshot {
     KernelCounters kernel_counters;
     uint64_t attach_failures = 0;
     uint64_t event_queue_full = 0; // kernel events dropped because the agent fell behind applying them
+    std::vector<GrowthSite> growth_sites;
+    uint64_t growth_site_samples_dropped = 0; // fault samples of stacks beyond the growth-site bound
     double scan_seconds = 0;
     std::string version, kernel, libbpf;
     DeepTierView deep;

@@ -34,6 +34,10 @@ struct Config {
 
     uint32_t max_oom_series = 500; // distinct (comm, container) OOM counters; more fold into comm="_other_"
 
+    // Growth sites from the sampled page faults: for this many processes, the top sites each.
+    uint32_t growth_site_processes = 5;
+    uint32_t growth_sites_top = 3;
+
     // Kernel side.
     uint32_t ringbuf_bytes = 1u << 20; // power of two, >= page size
     bool page_faults_enabled = true;
@@ -80,6 +84,8 @@ inline constexpr Duration kMaxGrowthWindow{std::chrono::hours(24)}; // and growt
 inline constexpr uint32_t kMaxExitPeaksTop = 1000;
 inline constexpr Duration kMinExitPeaksWindow{std::chrono::seconds(1)};
 inline constexpr Duration kMaxExitPeaksWindow{std::chrono::hours(24)};
+inline constexpr uint32_t kMaxGrowthSiteProcesses = 100;
+inline constexpr uint32_t kMaxGrowthSitesTop = 50;
 inline constexpr uint32_t kMinOomSeries = 1;
 inline constexpr uint32_t kMaxOomSeries = 100000;
 inline constexpr uint32_t kMinRingbufBytes = 4096; // and a power of two

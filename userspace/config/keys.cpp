@@ -187,6 +187,22 @@ constexpr KeySpec kKeys[] = {
      .defaults = {"5m", "5m", "1m"},
      .doc = "Look-back window."},
 
+    {.path = "growth_sites.processes",
+     .kind = Kind::Count,
+     .field = MEMSIGHT_CONFIG_FIELD(growth_site_processes),
+     .max = limits::kMaxGrowthSiteProcesses,
+     .values = "; 0 = none",
+     .defaults = {"5", "5", "10"},
+     .doc = "Processes whose growth sites are exported: the most suspected of leaking, then the fastest-growing "
+            "(only processes that grow or are suspected)."},
+    {.path = "growth_sites.top",
+     .kind = Kind::Count,
+     .field = MEMSIGHT_CONFIG_FIELD(growth_sites_top),
+     .min = 1,
+     .max = limits::kMaxGrowthSitesTop,
+     .defaults = same("3"),
+     .doc = "Sites exported per process, the most bytes faulted in over growth_window first."},
+
     {.path = "oom.max_series",
      .kind = Kind::Count,
      .field = MEMSIGHT_CONFIG_FIELD(max_oom_series),
@@ -339,6 +355,8 @@ constexpr KeySpec kKeys[] = {
 constexpr SectionSpec kSections[] = {
     {"processes", "Per-process series are exported only for the top-N processes, which bounds cardinality."},
     {"exit_peaks", "Peak RSS of short-lived processes: the largest `top` exits seen in the last `window`."},
+    {"growth_sites", "Growth sites: the code that faults in new memory, from the sampled page-fault stacks "
+                     "(kernel.page_faults), named by the first frame outside the allocator and libc."},
     {"oom", "OOM kills are counted per (comm, container)."},
     {"kernel", "Kernel-side (BPF) settings."},
     {"kernel.page_faults", "Sampled page-fault stacks (\"where new memory is being touched\")."},

@@ -179,6 +179,17 @@ void render_ooms_and_exits(const analysis::AgentSnapshot& s, std::vector<MetricF
     recent.into(out);
 }
 
+void render_growth_sites(const analysis::AgentSnapshot& s, std::vector<MetricFamily>& out)
+{
+    Family sites("memsight_process_growth_site_bytes",
+                 "Bytes faulted in at a call site over the growth window, estimated from the sampled page faults "
+                 "(samples x sample period x page size), for the processes that grow most.",
+                 MetricType::Gauge);
+    for (const auto& g : s.growth_sites)
+        sites.add(with(process_labels(g.pid, g.comm, g.identity), "site", g.site), g.bytes);
+    sites.into(out);
+}
+
 void render_heap(const analysis::DeepTierView& deep, std::vector<MetricFamily>& out)
 {
     Family live("memsight_heap_live_bytes", "Live heap bytes allocated at a call site of a watched process.",
@@ -274,6 +285,7 @@ void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, s
     lost.add({{"reason", "oom_map_full"}}, d(c.lost_oom_map_full));
     lost.add({{"reason", "malformed"}}, d(c.malformed_records));
     lost.add({{"reason", "event_queue_full"}}, d(s.event_queue_full));
+    lost.add({{"reason", "growth_site_stacks"}}, d(s.growth_site_samples_dropped));
     lost.into(out);
 
     auto gauge = [&](const char* name, const char* help, double v) {
@@ -300,6 +312,7 @@ std::vector<MetricFamily> render(const analysis::AgentSnapshot& s, double last_s
     render_processes(s, out);
     render_containers(s, out);
     render_ooms_and_exits(s, out);
+    render_growth_sites(s, out);
     render_heap(s.deep, out);
     render_self(s, last_scrape_seconds, out);
     return out;

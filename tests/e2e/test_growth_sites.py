@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Growth sites from the always-on tier: with escalation off and no deep session, the agent's metrics name the
+functions that fault in a growing process's new memory, ranked, with bytes close to what they grew."""
+
+import time
+import unittest
+
+import memsight_e2e as e2e
+
+KIB = 1024
+# A sample every 10 faults per CPU, so a test-sized run has enough samples; the default is 1000.
+CONFIG = """profile: dev
+processes:
+  top_by_rss: 10000
+kernel:
+  page_faults:
+    sample_period: 10
+escalation:
+  enabled: false
+"""
+
+
+class GrowthSites(unittest.TestCase):
+    def test_names_the_growing_functions(self):
+        rate_kib = 2048
+        with e2e.Agent(config_text=CONFIG) as agent, \
+                e2e.running([e2e.scenario("grow_sites"), str(rate_kib)]) as (_, pid):
+            started = time.time()
+
+            def sites(m):
+                rows = e2e.select(m, "memsight_process_growth_site_bytes", pid=pid)
+                named = {l["site"]: v for l, v in rows}
+                return named if {"grow_main_site", "grow_side_site"} <= named.keys() else None
+
+            agent.wait_for(sites, timeout=30, what="growth sites of grow_sites")
+            time.sleep(8)  # a few more scans of steady growth
+            m = agent.scrape()
+            rows = e2e.select(m, "memsight_process_growth_site_bytes", pid=pid)
+            named = {l["site"]: v for l, v in rows}
+            elapsed = time.time() - started
+            ranked = sorted(named, key=named.get, reverse=True)
+            self.assertEqual(ranked[:2], ["grow_main_site", "grow_side_site"], named)
+            self.assertEqual(rows[0][0]["comm"], "grow_sites")
+            # Ground truth: main grows at 2/3 of the rate, side at 1/3, since start (the window is 2 min).
+            grown = rate_kib * KIB * elapsed
+            self.assertGreater(named["grow_main_site"], 0.4 * grown * 2 / 3, named)
+            self.assertLess(named["grow_main_site"], 1.6 * grown * 2 / 3, named)
+            ratio = named["grow_main_site"] / named["grow_side_site"]
+            self.assertGreater(ratio, 1.4, named)
+            self.assertLess(ratio, 2.8, named)
+            # No deep session was involved.
+            self.assertEqual(e2e.select(m, "memsight_deep_sessions")[0][1], 0)
+            lost = e2e.select(m, "memsight_events_lost_total", reason="growth_site_stacks")
+            self.assertEqual(lost[0][1], 0)
+
+
+if __name__ == "__main__":
+    e2e.main()
