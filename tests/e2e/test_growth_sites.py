@@ -4,8 +4,10 @@ functions that fault in a growing process's new memory, ranked, with bytes close
 
 import time
 import unittest
+import uuid
 
 import memsight_e2e as e2e
+from test_containers import MiB, FakeContainer
 
 KIB = 1024
 # A sample every 10 faults per CPU, so a test-sized run has enough samples; the default is 1000.
@@ -52,6 +54,22 @@ class GrowthSites(unittest.TestCase):
             self.assertEqual(e2e.select(m, "memsight_deep_sessions")[0][1], 0)
             lost = e2e.select(m, "memsight_events_lost_total", reason="growth_site_stacks")
             self.assertEqual(lost[0][1], 0)
+
+    def test_names_the_growing_functions_of_a_container(self):
+        cid = uuid.uuid4().hex + uuid.uuid4().hex
+        with FakeContainer(f"/docker/{cid}", 512 * MiB) as c, e2e.Agent(config_text=CONFIG) as agent, \
+                c.start(e2e.scenario("grow_sites"), "2048"):
+
+            def sites(m):
+                rows = e2e.select(m, "memsight_container_growth_site_bytes", container_id=cid)
+                named = {l["site"]: v for l, v in rows}
+                return named if {"grow_main_site", "grow_side_site"} <= named.keys() else None
+
+            named = agent.wait_for(sites, timeout=40, what=f"growth sites of container {cid[:12]}")
+            ranked = sorted(named, key=named.get, reverse=True)
+            self.assertEqual(ranked[:2], ["grow_main_site", "grow_side_site"], named)
+            rows = e2e.select(agent.scrape(), "memsight_container_growth_site_bytes", container_id=cid)
+            self.assertEqual(rows[0][0]["cgroup"], f"/docker/{cid}")
 
 
 if __name__ == "__main__":

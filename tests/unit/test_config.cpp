@@ -141,6 +141,7 @@ TEST(ConfigDefaults, Dev)
     expected.growth_window = 2min;
     expected.exit_peaks_window = 1min;
     expected.growth_site_processes = 10;
+    expected.growth_site_containers = 10;
     expected.log_level = "info";
     expected.deep_overhead_budget = 0.10;
     expected.escalation.threshold = 0.5;

@@ -549,6 +549,15 @@ TEST(PrometheusRender, GrowthSitesPerProcess)
               "# TYPE memsight_process_growth_site_bytes gauge\n"
               "memsight_process_growth_site_bytes{pid=\"42\",comm=\"parser\",container_id=\"" +
                   kDockerId + "\",pod_uid=\"\",site=\"leaky_parser_feed\"} 4096000\n");
+    s.container_growth_sites = {{g.identity, kDockerCgroup, "leaky_parser_feed", 8192000}};
+    const std::string with_container = render_text(render(s, 0));
+    EXPECT_EQ(block(with_container, "memsight_container_growth_site_bytes"),
+              "# HELP memsight_container_growth_site_bytes Bytes faulted in at a call site by the container's "
+              "processes over the growth window, estimated from the sampled page faults, for the containers that "
+              "grow most.\n"
+              "# TYPE memsight_container_growth_site_bytes gauge\n"
+              "memsight_container_growth_site_bytes{container_id=\"" +
+                  kDockerId + "\",pod_uid=\"\",cgroup=\"" + kDockerCgroup + "\",site=\"leaky_parser_feed\"} 8192000\n");
 }
 
 TEST(PrometheusRender, EmptySnapshotLeavesOutFamiliesWithoutSeries)

@@ -175,8 +175,9 @@ void Agent::scan_once()
     for (const auto& p : processes)
         live.insert(p.sample.pid);
     growth_sites_.expire(now, live);
-    auto growth = growth_site_namer_.name(processes, growth_sites_, cfg_.growth_site_processes, cfg_.growth_sites_top,
-                                          probes_->fault_sample_period() * static_cast<uint64_t>(::getpagesize()));
+    const GrowthSiteLimits limits{cfg_.growth_site_processes, cfg_.growth_site_containers, cfg_.growth_sites_top,
+                                  probes_->fault_sample_period() * static_cast<uint64_t>(::getpagesize())};
+    auto growth = growth_site_namer_.name(processes, containers, growth_sites_, limits);
     const double secs = std::chrono::duration<double>(analysis::Clock::now() - start).count();
     {
         std::lock_guard lock(mu_);
@@ -429,7 +430,8 @@ analysis::AgentSnapshot Agent::snapshot() const
     std::lock_guard lock(mu_);
     s.containers = containers_;
     s.scan_seconds = scan_seconds_;
-    s.growth_sites = growth_site_views_;
+    s.growth_sites = growth_site_views_.processes;
+    s.container_growth_sites = growth_site_views_.containers;
     s.growth_site_samples_dropped = growth_site_samples_dropped_;
     s.deep = status_;
     s.deep.sessions = deep_running_;

@@ -108,7 +108,7 @@ private:
     std::vector<analysis::ContainerView> containers_;
     double scan_seconds_ = 0;
     std::vector<analysis::HeapSite> heap_sites_;
-    std::vector<analysis::GrowthSite> growth_site_views_;
+    GrowthSiteNamer::Named growth_site_views_;
     uint64_t growth_site_samples_dropped_ = 0;
     size_t deep_running_ = 0;
     loader::AllocCounters deep_counters_{};      // sessions that ended

@@ -32,53 +32,82 @@ std::string site_of(symbolize::ProcessSymbolizer* sym, const std::vector<uint64_
     return f.function.empty() ? f.to_string() : f.function;
 }
 
-} // namespace
-
-std::vector<analysis::GrowthSite> GrowthSiteNamer::name(const std::vector<analysis::ProcessView>& all,
-                                                        const analysis::GrowthSites& sites, size_t processes,
-                                                        size_t top, uint64_t bytes_per_sample)
+// The most suspected first, then the fastest-growing; only those that grow or are suspected; at most n.
+template <typename T> std::vector<const T*> most_growing(const std::vector<T>& all, size_t n)
 {
-    std::vector<const analysis::ProcessView*> chosen;
-    for (const auto& p : all)
-        if (p.leak_suspicion > 0 || p.growth_bytes_per_second > 0)
-            chosen.push_back(&p);
-    std::sort(chosen.begin(), chosen.end(), [](const auto* a, const auto* b) {
+    std::vector<const T*> chosen;
+    for (const auto& x : all)
+        if (x.leak_suspicion > 0 || x.growth_bytes_per_second > 0)
+            chosen.push_back(&x);
+    std::sort(chosen.begin(), chosen.end(), [](const T* a, const T* b) {
         if (a->leak_suspicion != b->leak_suspicion)
             return a->leak_suspicion > b->leak_suspicion;
         return a->growth_bytes_per_second > b->growth_bytes_per_second;
     });
-    if (chosen.size() > processes)
-        chosen.resize(processes);
+    if (chosen.size() > n)
+        chosen.resize(n);
+    return chosen;
+}
 
-    std::map<Key, std::unique_ptr<symbolize::ProcessSymbolizer>> kept;
-    std::vector<analysis::GrowthSite> out;
-    for (const auto* p : chosen) {
-        const auto stacks = sites.stacks_of(p->sample.pid);
-        if (stacks.empty())
-            continue;
-        const Key key{p->sample.pid, p->sample.start_ticks};
-        auto& sym = kept[key];
+// The top `n` sites by samples (ties by name, so the order is stable).
+std::vector<std::pair<std::string, uint64_t>> top_sites(const std::map<std::string, uint64_t>& by_site, size_t n)
+{
+    std::vector<std::pair<std::string, uint64_t>> ranked(by_site.begin(), by_site.end());
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    if (ranked.size() > n)
+        ranked.resize(n);
+    return ranked;
+}
+
+} // namespace
+
+std::map<std::string, uint64_t>
+GrowthSiteNamer::sites_of(const analysis::ProcessView& p, const analysis::GrowthSites& sites,
+                          std::map<Key, std::unique_ptr<symbolize::ProcessSymbolizer>>& kept)
+{
+    std::map<std::string, uint64_t> by_site;
+    const auto stacks = sites.stacks_of(p.sample.pid);
+    if (stacks.empty())
+        return by_site;
+    const Key key{p.sample.pid, p.sample.start_ticks};
+    auto& sym = kept[key];
+    if (!sym) {
         if (auto it = symbolizers_.find(key); it != symbolizers_.end()) {
             sym = std::move(it->second);
         } else {
             try {
-                sym = std::make_unique<symbolize::ProcessSymbolizer>(p->sample.pid);
+                sym = std::make_unique<symbolize::ProcessSymbolizer>(p.sample.pid);
             } catch (const UserError& e) { // exited meanwhile: sites stay addresses
-                spdlog::debug("growth sites of pid {}: {}", p->sample.pid, e.what());
+                spdlog::debug("growth sites of pid {}: {}", p.sample.pid, e.what());
             }
         }
+    }
+    for (const auto& s : stacks)
+        by_site[site_of(sym.get(), s.ips)] += s.samples;
+    return by_site;
+}
+
+GrowthSiteNamer::Named GrowthSiteNamer::name(const std::vector<analysis::ProcessView>& processes,
+                                             const std::vector<analysis::ContainerView>& containers,
+                                             const analysis::GrowthSites& sites, const GrowthSiteLimits& limits)
+{
+    std::map<Key, std::unique_ptr<symbolize::ProcessSymbolizer>> kept;
+    Named out;
+    for (const auto* p : most_growing(processes, limits.processes))
+        for (auto& [site, n] : top_sites(sites_of(*p, sites, kept), limits.top))
+            out.processes.push_back({p->sample.pid, p->sample.comm, p->identity, std::move(site),
+                                     static_cast<double>(n * limits.bytes_per_sample)});
+    for (const auto* c : most_growing(containers, limits.containers)) {
         std::map<std::string, uint64_t> by_site;
-        for (const auto& s : stacks)
-            by_site[site_of(sym.get(), s.ips)] += s.samples;
-        std::vector<std::pair<std::string, uint64_t>> ranked(by_site.begin(), by_site.end());
-        std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-            return a.second != b.second ? a.second > b.second : a.first < b.first;
-        });
-        if (ranked.size() > top)
-            ranked.resize(top);
-        for (auto& [site, n] : ranked)
-            out.push_back({p->sample.pid, p->sample.comm, p->identity, std::move(site),
-                           static_cast<double>(n * bytes_per_sample)});
+        for (const auto& p : processes)
+            if (!p.identity.container_id.empty() && p.identity.container_id == c->identity.container_id)
+                for (const auto& [site, n] : sites_of(p, sites, kept))
+                    by_site[site] += n;
+        for (auto& [site, n] : top_sites(by_site, limits.top))
+            out.containers.push_back(
+                {c->identity, c->cgroup, std::move(site), static_cast<double>(n * limits.bytes_per_sample)});
     }
     symbolizers_ = std::move(kept); // processes no longer chosen let go of their symbolizers
     return out;

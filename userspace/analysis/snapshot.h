@@ -36,6 +36,14 @@ struct GrowthSite {
     double bytes = 0;
 };
 
+// The same for a container: its processes' sites added up.
+struct ContainerGrowthSite {
+    procfs::ContainerIdentity identity;
+    std::string cgroup;
+    std::string site;
+    double bytes = 0;
+};
+
 // One running deep-tier session's estimated overhead. A session on several processes (--deep-cgroup) is labelled
 // with its first traced process.
 struct SessionOverhead {
@@ -74,6 +82,7 @@ struct AgentSnapshot {
     uint64_t attach_failures = 0;
     uint64_t event_queue_full = 0; // kernel events dropped because the agent fell behind applying them
     std::vector<GrowthSite> growth_sites;
+    std::vector<ContainerGrowthSite> container_growth_sites;
     uint64_t growth_site_samples_dropped = 0; // fault samples of stacks beyond the growth-site bound
     double scan_seconds = 0;
     std::string version, kernel, libbpf;

@@ -34,8 +34,9 @@ struct Config {
 
     uint32_t max_oom_series = 500; // distinct (comm, container) OOM counters; more fold into comm="_other_"
 
-    // Growth sites from the sampled page faults: for this many processes, the top sites each.
+    // Growth sites from the sampled page faults: for this many processes and containers, the top sites each.
     uint32_t growth_site_processes = 5;
+    uint32_t growth_site_containers = 5;
     uint32_t growth_sites_top = 3;
 
     // Kernel side.

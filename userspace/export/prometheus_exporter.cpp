@@ -188,6 +188,17 @@ void render_growth_sites(const analysis::AgentSnapshot& s, std::vector<MetricFam
     for (const auto& g : s.growth_sites)
         sites.add(with(process_labels(g.pid, g.comm, g.identity), "site", g.site), g.bytes);
     sites.into(out);
+    Family csites("memsight_container_growth_site_bytes",
+                  "Bytes faulted in at a call site by the container's processes over the growth window, estimated "
+                  "from the sampled page faults, for the containers that grow most.",
+                  MetricType::Gauge);
+    for (const auto& g : s.container_growth_sites)
+        csites.add({{"container_id", g.identity.container_id},
+                    {"pod_uid", g.identity.pod_uid},
+                    {"cgroup", g.cgroup},
+                    {"site", g.site}},
+                   g.bytes);
+    csites.into(out);
 }
 
 void render_heap(const analysis::DeepTierView& deep, std::vector<MetricFamily>& out)
