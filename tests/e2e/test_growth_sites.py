@@ -2,6 +2,8 @@
 """Growth sites from the always-on tier: with escalation off and no deep session, the agent's metrics name the
 functions that fault in a growing process's new memory, ranked, with bytes close to what they grew."""
 
+import json
+import subprocess
 import time
 import unittest
 import uuid
@@ -70,6 +72,22 @@ class GrowthSites(unittest.TestCase):
             self.assertEqual(ranked[:2], ["grow_main_site", "grow_side_site"], named)
             rows = e2e.select(agent.scrape(), "memsight_container_growth_site_bytes", container_id=cid)
             self.assertEqual(rows[0][0]["cgroup"], f"/docker/{cid}")
+
+    def test_faults_by_site_names_them_without_the_agent(self):
+        with e2e.running([e2e.scenario("grow_sites"), "2048"]) as (_, pid):
+            r = subprocess.run([e2e.MEMSIGHT, "faults", "--pid", str(pid), "--duration", "4s", "--period", "10",
+                                "--by", "site", "--format", "json"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual(report["by"], "site")
+        procs = report["processes"]
+        self.assertEqual(len(procs), 1)
+        sites = procs[0]["sites"]
+        self.assertEqual([s["site"] for s in sites[:2]], ["grow_main_site", "grow_side_site"], sites)
+        self.assertEqual(sites[0]["stack"][0].split("+")[0], "grow_main_site")
+        # 2/3 of 2 MiB/s for ~4 s: the estimate within a factor of two.
+        self.assertGreater(sites[0]["bytes"], 0.5 * 2048 * KIB * 4 * 2 / 3, sites[0])
+        self.assertLess(sites[0]["bytes"], 2.0 * 2048 * KIB * 4 * 2 / 3, sites[0])
 
 
 if __name__ == "__main__":

@@ -10,28 +10,6 @@
 namespace memsight::agent {
 namespace {
 
-// The site of one stack: the function of its first frame outside the allocator and libc (module+offset when it
-// has no symbol), as the deep tier names its sites; "[unknown]" for an empty stack.
-std::string site_of(symbolize::ProcessSymbolizer* sym, const std::vector<uint64_t>& ips)
-{
-    if (ips.empty())
-        return "[unknown]";
-    std::vector<symbolize::Frame> frames;
-    for (size_t i = 0; i < ips.size(); ++i) {
-        // Frames after the first are return addresses: name the call instruction before them.
-        const uint64_t ip = i == 0 ? ips[i] : ips[i] - 1;
-        if (sym) {
-            frames.push_back(sym->symbolize(ip));
-        } else {
-            symbolize::Frame f;
-            f.address = ip;
-            frames.push_back(f);
-        }
-    }
-    const auto& f = frames[deep::site_index(frames)];
-    return f.function.empty() ? f.to_string() : f.function;
-}
-
 // The most suspected first, then the fastest-growing; only those that grow or are suspected; at most n.
 template <typename T> std::vector<const T*> most_growing(const std::vector<T>& all, size_t n)
 {
@@ -85,7 +63,7 @@ GrowthSiteNamer::sites_of(const analysis::ProcessView& p, const analysis::Growth
         }
     }
     for (const auto& s : stacks)
-        by_site[site_of(sym.get(), s.ips)] += s.samples;
+        by_site[deep::site_name(symbolize::symbolize_stack(sym.get(), s.ips))] += s.samples;
     return by_site;
 }
 

@@ -1,10 +1,13 @@
 #include "cli/commands.h"
+#include "deep/site_names.h"
 #include "loader/always_on.h"
 #include "symbolize/symbolizer.h"
 #include "util/error.h"
 
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,15 +25,19 @@ struct FaultsArgs {
     uint64_t period = 0;
     size_t top = 10;
     std::string format = "text";
+    std::string by = "stack";
 };
 
+// A distinct stack, or with --by site all the stacks of one growth site (`frames` is then its most-sampled stack).
 struct Site {
+    std::string site;                // growth-site name: first frame outside the allocator and libc
     std::vector<std::string> frames; // innermost first
     uint64_t samples = 0;
 };
 
-// Symbolizes every stack of one process; the process may be gone, then frames stay as addresses.
-std::vector<Site> symbolize_process(pid_t pid, const std::vector<loader::FaultStack>& stacks)
+// Symbolizes every stack of one process (the process may be gone: frames stay addresses), merged by stack or, with
+// `by_site`, by growth site. Most samples first.
+std::vector<Site> symbolize_process(pid_t pid, const std::vector<loader::FaultStack>& stacks, bool by_site)
 {
     std::optional<symbolize::ProcessSymbolizer> sym;
     try {
@@ -38,35 +45,45 @@ std::vector<Site> symbolize_process(pid_t pid, const std::vector<loader::FaultSt
     } catch (const UserError& e) {
         spdlog::debug("pid {}: {}", pid, e.what());
     }
-    std::map<std::vector<std::string>, uint64_t> merged;
+    std::map<std::vector<std::string>, Site> by_stack;
     for (const auto& fs : stacks) {
-        std::vector<std::string> frames;
-        for (size_t i = 0; i < fs.user_stack.size(); ++i) {
-            // Frames after the first are return addresses: look up the call instruction before them.
-            const uint64_t ip = i == 0 ? fs.user_stack[i] : fs.user_stack[i] - 1;
-            if (sym) {
-                frames.push_back(sym->symbolize(ip).to_string());
-            } else {
-                char buf[32];
-                std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(ip));
-                frames.emplace_back(buf);
-            }
-        }
-        if (frames.empty())
-            frames.emplace_back("[stack lost]");
-        merged[frames] += fs.samples;
+        const auto frames = symbolize::symbolize_stack(sym ? &*sym : nullptr, fs.user_stack);
+        std::vector<std::string> text;
+        for (const auto& f : frames)
+            text.push_back(f.to_string());
+        if (text.empty())
+            text.emplace_back("[stack lost]");
+        Site& s = by_stack[text];
+        s.site = deep::site_name(frames);
+        s.frames = text;
+        s.samples += fs.samples;
     }
     std::vector<Site> out;
-    for (auto& [frames, n] : merged)
-        out.push_back({frames, n});
-    std::sort(out.begin(), out.end(), [](const Site& a, const Site& b) { return a.samples > b.samples; });
+    for (auto& [frames, site] : by_stack)
+        out.push_back(std::move(site));
+    const auto most = [](const Site& a, const Site& b) { return a.samples > b.samples; };
+    std::stable_sort(out.begin(), out.end(), most);
+    if (!by_site)
+        return out;
+    std::map<std::string, Site> merged; // the first stack seen of a site is its most-sampled one
+    for (auto& s : out) {
+        auto [it, fresh] = merged.try_emplace(s.site, s);
+        if (!fresh)
+            it->second.samples += s.samples;
+    }
+    out.clear();
+    for (auto& [name, site] : merged)
+        out.push_back(std::move(site));
+    std::stable_sort(out.begin(), out.end(), most);
     return out;
 }
 
 int run_faults(const FaultsArgs& a)
 {
-    if (a.format != "text" && a.format != "folded")
-        throw UserError("--format must be text or folded, got '" + a.format + "'");
+    if (a.format != "text" && a.format != "folded" && a.format != "json")
+        throw UserError("--format must be text, folded or json, got '" + a.format + "'");
+    if (a.by != "stack" && a.by != "site")
+        throw UserError("--by must be stack or site, got '" + a.by + "'");
     if (a.pid && ::kill(a.pid, 0) != 0 && errno == ESRCH)
         throw UserError("no such process: " + std::to_string(a.pid));
     const auto duration = duration_arg(a.duration, "--duration");
@@ -117,12 +134,20 @@ int run_faults(const FaultsArgs& a)
         order.resize(5);
 
     const uint64_t period = probes.fault_sample_period();
+    const auto bytes_per_sample = static_cast<double>(period) * static_cast<double>(::getpagesize());
+    const bool by_site = a.by == "site";
+    nlohmann::ordered_json json = {{"version", 1},
+                                   {"sample_period", period},
+                                   {"source", probes.fault_source()},
+                                   {"lost_stack_map", counters.lost_stack_map},
+                                   {"by", a.by},
+                                   {"processes", nlohmann::ordered_json::array()}};
     if (a.format == "text")
         std::printf("# one sample every %llu page faults per CPU (%s); %llu samples lost (stack map)\n",
                     static_cast<unsigned long long>(period), probes.fault_source().c_str(),
                     static_cast<unsigned long long>(counters.lost_stack_map));
     for (const auto& [total, pid] : order) {
-        const auto sites = symbolize_process(static_cast<pid_t>(pid), by_pid[pid]);
+        auto sites = symbolize_process(static_cast<pid_t>(pid), by_pid[pid], by_site);
         if (a.format == "folded") {
             for (const auto& s : sites) {
                 std::string line = comms[pid];
@@ -132,17 +157,31 @@ int run_faults(const FaultsArgs& a)
             }
             continue;
         }
+        if (sites.size() > a.top)
+            sites.resize(a.top);
+        if (a.format == "json") {
+            auto& list = json["processes"].emplace_back(nlohmann::ordered_json{
+                {"pid", pid}, {"comm", comms[pid]}, {"samples", total}, {"sites", nlohmann::ordered_json::array()}});
+            for (const auto& s : sites)
+                list["sites"].push_back({{"site", s.site},
+                                         {"samples", s.samples},
+                                         {"bytes", static_cast<double>(s.samples) * bytes_per_sample},
+                                         {"stack", s.frames}});
+            continue;
+        }
         std::printf("\npid %u (%s): %llu samples, ~%llu page faults\n", pid, comms[pid].c_str(),
                     static_cast<unsigned long long>(total), static_cast<unsigned long long>(total * period));
-        for (size_t i = 0; i < std::min(a.top, sites.size()); ++i) {
-            const auto& s = sites[i];
-            std::printf("  %6.2f%%  %llu samples\n",
+        for (const auto& s : sites) {
+            std::printf("  %6.2f%%  %llu samples  ~%.1f MiB  site %s\n",
                         100.0 * static_cast<double>(s.samples) / static_cast<double>(total),
-                        static_cast<unsigned long long>(s.samples));
+                        static_cast<unsigned long long>(s.samples),
+                        static_cast<double>(s.samples) * bytes_per_sample / (1024.0 * 1024.0), s.site.c_str());
             for (const auto& f : s.frames)
                 std::printf("           %s\n", f.c_str());
         }
     }
+    if (a.format == "json")
+        std::printf("%s\n", json.dump().c_str());
     std::fflush(stdout);
     return 0;
 }
@@ -156,8 +195,9 @@ void add_faults_command(CLI::App& app, Runner& run)
     cmd->add_option("--pid", args->pid, "Only this process (default: the 5 processes with most samples)");
     cmd->add_option("--duration", args->duration, "How long to sample (default 10s)");
     cmd->add_option("--period", args->period, "Page faults per sample per CPU (default: the agent's default)");
-    cmd->add_option("--top", args->top, "Stacks per process (default 10)");
-    cmd->add_option("--format", args->format, "text or folded (flame-graph input)");
+    cmd->add_option("--top", args->top, "Stacks or sites per process (default 10)");
+    cmd->add_option("--by", args->by, "stack (default) or site: merge the stacks of each growth site");
+    cmd->add_option("--format", args->format, "text, json, or folded (flame-graph input)");
     cmd->callback([&run, args] { run = [args] { return run_faults(*args); }; });
 }
 

@@ -43,4 +43,12 @@ size_t site_index(const std::vector<symbolize::Frame>& stack)
     return stack.empty() ? 0 : stack.size() - 1;
 }
 
+std::string site_name(const std::vector<symbolize::Frame>& stack)
+{
+    if (stack.empty())
+        return "[unknown]";
+    const auto& f = stack[site_index(stack)];
+    return f.function.empty() ? f.to_string() : f.function;
+}
+
 } // namespace memsight::deep

@@ -12,5 +12,8 @@ namespace memsight::deep {
 bool is_runtime_frame(const symbolize::Frame& f);
 // Index of the first frame (innermost first) that is not a runtime frame; the last frame when all are.
 size_t site_index(const std::vector<symbolize::Frame>& stack);
+// The name of the site: the function of that frame, or module+offset when it has no symbol; "[unknown]" for an
+// empty stack.
+std::string site_name(const std::vector<symbolize::Frame>& stack);
 
 } // namespace memsight::deep

@@ -132,4 +132,21 @@ Frame ProcessSymbolizer::symbolize(uint64_t ip)
     return f;
 }
 
+std::vector<Frame> symbolize_stack(ProcessSymbolizer* sym, const std::vector<uint64_t>& ips)
+{
+    std::vector<Frame> frames;
+    frames.reserve(ips.size());
+    for (size_t i = 0; i < ips.size(); ++i) {
+        const uint64_t ip = i == 0 ? ips[i] : ips[i] - 1;
+        if (sym) {
+            frames.push_back(sym->symbolize(ip));
+        } else {
+            Frame f;
+            f.address = ip;
+            frames.push_back(f);
+        }
+    }
+    return frames;
+}
+
 } // namespace memsight::symbolize

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace memsight::symbolize {
 
@@ -36,5 +37,9 @@ private:
 };
 
 std::string demangle(const char* name);
+
+// A sampled user stack (innermost first) as frames. Frames after the first are return addresses, so the call
+// instruction before each is looked up. Without a symbolizer (the process is gone) the frames are addresses.
+std::vector<Frame> symbolize_stack(ProcessSymbolizer* sym, const std::vector<uint64_t>& ips);
 
 } // namespace memsight::symbolize
