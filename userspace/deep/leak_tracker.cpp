@@ -5,7 +5,6 @@
 #include "util/error.h"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace memsight::deep {
 namespace {
@@ -22,15 +21,6 @@ std::string read_comm(uint32_t tgid)
 {
     auto c = procfs::read_file("/proc/" + std::to_string(tgid) + "/comm");
     return c ? c->substr(0, c->find('\n')) : std::string();
-}
-
-std::string frame_text(const symbolize::Frame& f)
-{
-    if (!f.function.empty() || !f.module.empty())
-        return f.to_string();
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(f.offset));
-    return buf;
 }
 
 } // namespace
@@ -110,10 +100,8 @@ std::vector<SiteReport> LeakTracker::report(double elapsed_s) const
             s.frames = it->second;
             for (const auto& f : s.frames)
                 s.stack.push_back(frame_text(f));
-            if (!s.frames.empty()) {
-                const auto& f = s.frames[site_index(s.frames)];
-                s.site = f.function.empty() ? frame_text(f) : f.function;
-            }
+            if (!s.frames.empty())
+                s.site = site_name(s.frames);
         }
         if (s.site.empty())
             s.site = r.stack_id == 0 ? "[stack lost]" : "[unknown]";

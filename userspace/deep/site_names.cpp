@@ -3,6 +3,7 @@
 #include "deep/alloc_hooks.h"
 
 #include <array>
+#include <cstdio>
 #include <string_view>
 
 namespace memsight::deep {
@@ -43,12 +44,21 @@ size_t site_index(const std::vector<symbolize::Frame>& stack)
     return stack.empty() ? 0 : stack.size() - 1;
 }
 
+std::string frame_text(const symbolize::Frame& f)
+{
+    if (!f.function.empty() || !f.module.empty())
+        return f.to_string();
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(f.offset));
+    return buf;
+}
+
 std::string site_name(const std::vector<symbolize::Frame>& stack)
 {
     if (stack.empty())
         return "[unknown]";
     const auto& f = stack[site_index(stack)];
-    return f.function.empty() ? f.to_string() : f.function;
+    return f.function.empty() ? frame_text(f) : f.function;
 }
 
 } // namespace memsight::deep

@@ -12,8 +12,10 @@ namespace memsight::deep {
 bool is_runtime_frame(const symbolize::Frame& f);
 // Index of the first frame (innermost first) that is not a runtime frame; the last frame when all are.
 size_t site_index(const std::vector<symbolize::Frame>& stack);
-// The name of the site: the function of that frame, or module+offset when it has no symbol; "[unknown]" for an
-// empty stack.
+// A frame as text: function+0xoff (module), module+0xoff, or the bare address when nothing is mapped there.
+std::string frame_text(const symbolize::Frame& f);
+// The name of the site (the deep tier's and the growth sites'): the function of that frame, else its frame_text;
+// "[unknown]" for an empty stack.
 std::string site_name(const std::vector<symbolize::Frame>& stack);
 
 } // namespace memsight::deep

@@ -143,6 +143,7 @@ std::vector<Frame> symbolize_stack(ProcessSymbolizer* sym, const std::vector<uin
         } else {
             Frame f;
             f.address = ip;
+            f.offset = ip; // as symbolize() leaves an address nothing is mapped at
             frames.push_back(f);
         }
     }
