@@ -112,11 +112,10 @@ int log_civetweb(const mg_connection*, const char* message)
     return 1; // logged here; civetweb prints nothing itself
 }
 
-} // namespace
-
-void check_bindable(const std::string& listen)
+// Binds each endpoint once and releases it: "in use" or "cannot assign" as one line naming the address.
+void bind_each(const std::vector<util::Endpoint>& endpoints, const std::string& listen)
 {
-    for (const auto& e : endpoints_of(listen)) {
+    for (const auto& e : endpoints) {
         util::UniqueFd fd(::socket(e.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
         int one = 1;
         ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -128,13 +127,21 @@ void check_bindable(const std::string& listen)
     }
 }
 
+} // namespace
+
+void check_bindable(const std::string& listen)
+{
+    bind_each(endpoints_of(listen), listen);
+}
+
 MetricsServer::MetricsServer(const std::string& listen, const std::string& path,
                              std::shared_ptr<prometheus::Collectable> c, std::function<Health()> health)
     : handlers_(std::make_unique<Handlers>(Handlers{path, std::move(c), std::move(health)}))
 {
-    check_bindable(listen);
+    const auto endpoints = endpoints_of(listen); // resolved once, bound-checked, then given to civetweb
+    bind_each(endpoints, listen);
     std::string ports;
-    for (const auto& e : endpoints_of(listen)) {
+    for (const auto& e : endpoints) {
         ports += (ports.empty() ? "" : ",") + e.text;
         endpoints_.push_back(e.text);
     }

@@ -25,14 +25,13 @@ bool same_file(const struct stat& a, const struct stat& b)
 
 // The agent's namespace root as a path below the mount: its own cgroup found there, minus the part of its
 // path that lies inside the namespace ("/" when it sits at the namespace root).
-std::optional<std::string> own_namespace_root()
+std::optional<std::string> own_namespace_root(const CgroupFs& fs)
 {
-    const auto fs = CgroupFs::detect();
     const auto text = read_file("/proc/self/cgroup");
     const auto inside = text ? memory_cgroup_path(parse_proc_cgroup(*text)) : std::nullopt;
-    if (!fs || !inside)
+    if (!inside)
         return std::nullopt;
-    const auto found = fs->find_process(::getpid());
+    const auto found = fs.find_process(::getpid());
     if (!found)
         return std::nullopt;
     if (*inside == "/")
@@ -71,7 +70,7 @@ CgroupNamespace adopt_host_cgroup_view(const std::string& proc_root)
     const auto fs = CgroupFs::detect();
     if (!fs || !fs->mount().root.starts_with("/.."))
         return CgroupNamespace::Host;
-    if (const auto root = own_namespace_root()) {
+    if (const auto root = own_namespace_root(*fs)) {
         set_cgroup_namespace_root(*root);
         spdlog::warn("cgroup namespace: the agent has its own and cannot join the host's ({}); its root is {} in "
                      "the hierarchy mounted at {}, and other processes' cgroup paths are resolved against it",
