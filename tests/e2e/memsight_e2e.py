@@ -232,5 +232,21 @@ class Traced:
         return [s for s in self.report["sites"] if s["site"] == name]
 
 
+def traced_with_truth(argv, leaks_args=()):
+    """Runs a scenario that writes its ground truth (`--truth FILE`) under Traced. Returns (result, truth); truth is
+    None when the scenario failed (the caller asserts the return code first)."""
+    fd, path = tempfile.mkstemp(prefix="memsight-truth-", suffix=".json")
+    os.close(fd)
+    try:
+        r = Traced([*argv, "--truth", path], leaks_args).run()
+        truth = None
+        if r.returncode == 0:
+            with open(path) as f:
+                truth = json.load(f)
+        return r, truth
+    finally:
+        os.unlink(path)
+
+
 def live(report_sites):
     return sum(s["live_bytes"] for s in report_sites)

@@ -3,7 +3,6 @@
 checked against scenario programs with known ground truth."""
 
 import json
-import os
 import unittest
 
 import memsight_e2e as e2e
@@ -53,15 +52,8 @@ class DeepLeaks(unittest.TestCase):
         self.assertEqual(growing, [], json.dumps(r.report["sites"][:3], indent=1))
 
     def test_alloc_family_exact_live_bytes(self):
-        truth_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"memsight-truth-{os.getpid()}.json")
-        try:
-            r = Traced([e2e.scenario("alloc_family"), "--truth", truth_file], ["--top", "100", *NO_BUDGET]).run()
-            self.assertEqual(r.returncode, 0, r.stderr)
-            with open(truth_file) as f:
-                truth = json.load(f)
-        finally:
-            if os.path.exists(truth_file):
-                os.unlink(truth_file)
+        r, truth = e2e.traced_with_truth([e2e.scenario("alloc_family")], ["--top", "100", *NO_BUDGET])
+        self.assertEqual(r.returncode, 0, r.stderr)
         by_site = {}
         for s in r.report["sites"]:
             by_site[s["site"]] = by_site.get(s["site"], 0) + s["live_bytes"]

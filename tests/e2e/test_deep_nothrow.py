@@ -8,7 +8,7 @@ import os
 import unittest
 
 import memsight_e2e as e2e
-from memsight_e2e import Traced, live
+from memsight_e2e import live
 
 # Exact sessions on a busy allocator: the overhead governor would stop them within seconds.
 NO_BUDGET = ["--overhead-budget", "0"]
@@ -26,15 +26,8 @@ class DeepNothrow(unittest.TestCase):
         path = e2e.scenario(name)
         if not os.path.exists(path):
             self.skipTest(f"{name} was not built; see tests/scenarios/CMakeLists.txt")
-        truth_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"memsight-nothrow-truth-{os.getpid()}.json")
-        try:
-            r = Traced([path, str(iterations), str(k), "--truth", truth_file], ["--top", "50", *NO_BUDGET]).run()
-            self.assertEqual(r.returncode, 0, r.stderr)
-            with open(truth_file) as f:
-                truth = json.load(f)
-        finally:
-            if os.path.exists(truth_file):
-                os.unlink(truth_file)
+        r, truth = e2e.traced_with_truth([path, str(iterations), str(k)], ["--top", "50", *NO_BUDGET])
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.report["exact"])
         self.assertEqual(truth["live_blocks"], 4 * iterations, "a nothrow new failed in the scenario")
         return r, truth, iterations
