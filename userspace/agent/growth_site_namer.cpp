@@ -1,9 +1,6 @@
 #include "agent/growth_site_namer.h"
 
 #include "deep/site_names.h"
-#include "util/error.h"
-
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -52,15 +49,10 @@ GrowthSiteNamer::sites_of(const analysis::ProcessView& p, const analysis::Growth
     const Key key{p.sample.pid, p.sample.start_ticks};
     auto& sym = kept[key];
     if (!sym) {
-        if (auto it = symbolizers_.find(key); it != symbolizers_.end()) {
+        if (auto it = symbolizers_.find(key); it != symbolizers_.end())
             sym = std::move(it->second);
-        } else {
-            try {
-                sym = std::make_unique<symbolize::ProcessSymbolizer>(p.sample.pid);
-            } catch (const UserError& e) { // exited meanwhile: sites stay addresses
-                spdlog::debug("growth sites of pid {}: {}", p.sample.pid, e.what());
-            }
-        }
+        else
+            sym = symbolize::ProcessSymbolizer::open(p.sample.pid); // nullptr when gone: sites stay addresses
     }
     for (const auto& s : stacks)
         by_site[deep::site_name(symbolize::symbolize_stack(sym.get(), s.ips))] += s.samples;

@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <map>
-#include <optional>
 #include <thread>
 
 namespace memsight::cli {
@@ -39,15 +38,10 @@ struct Site {
 // `by_site`, by growth site. Most samples first.
 std::vector<Site> symbolize_process(pid_t pid, const std::vector<loader::FaultStack>& stacks, bool by_site)
 {
-    std::optional<symbolize::ProcessSymbolizer> sym;
-    try {
-        sym.emplace(pid);
-    } catch (const UserError& e) {
-        spdlog::debug("pid {}: {}", pid, e.what());
-    }
+    const auto sym = symbolize::ProcessSymbolizer::open(pid);
     std::map<std::vector<std::string>, Site> by_stack;
     for (const auto& fs : stacks) {
-        const auto frames = symbolize::symbolize_stack(sym ? &*sym : nullptr, fs.user_stack);
+        const auto frames = symbolize::symbolize_stack(sym.get(), fs.user_stack);
         std::vector<std::string> text;
         for (const auto& f : frames)
             text.push_back(f.to_string());

@@ -4,6 +4,7 @@
 
 #include <cxxabi.h>
 #include <elfutils/libdwfl.h>
+#include <spdlog/spdlog.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -105,6 +106,16 @@ ProcessSymbolizer::ProcessSymbolizer(pid_t pid) : impl_(std::make_unique<Impl>()
 }
 
 ProcessSymbolizer::~ProcessSymbolizer() = default;
+
+std::unique_ptr<ProcessSymbolizer> ProcessSymbolizer::open(pid_t pid)
+{
+    try {
+        return std::make_unique<ProcessSymbolizer>(pid);
+    } catch (const UserError& e) {
+        spdlog::debug("cannot symbolize pid {}: {}", pid, e.what());
+        return nullptr;
+    }
+}
 
 Frame ProcessSymbolizer::symbolize(uint64_t ip)
 {

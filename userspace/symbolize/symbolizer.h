@@ -24,6 +24,8 @@ class ProcessSymbolizer {
 public:
     // Reads /proc/PID/maps (files through /proc/PID/root). Throws UserError when the process is gone.
     explicit ProcessSymbolizer(pid_t pid);
+    // The same, or nullptr (logged at debug level) when the process is gone: its frames then stay addresses.
+    static std::unique_ptr<ProcessSymbolizer> open(pid_t pid);
     ~ProcessSymbolizer();
     ProcessSymbolizer(const ProcessSymbolizer&) = delete;
     ProcessSymbolizer& operator=(const ProcessSymbolizer&) = delete;
