@@ -1,5 +1,6 @@
 #include "config/config.h"
 #include "config/keys.h"
+#include "util/error.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -36,14 +37,6 @@ std::string join(std::span<const std::string_view> items, std::string_view sep)
             out += sep;
         out += items[i];
     }
-    return out;
-}
-
-std::string quoted(std::string_view s)
-{
-    std::string out = "'";
-    out += s;
-    out += '\'';
     return out;
 }
 

@@ -1,4 +1,5 @@
 // The configuration keys: one row each. Loading (config.cpp), validate(), defaults_for(), the embedded default
+#include "util/error.h"
 // file and docs/configuration.md's key table (render.cpp) are derived from this table; see keys.h.
 #include "config/keys.h"
 #include "util/listen_address.h"
@@ -13,14 +14,6 @@ namespace memsight::config {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string quoted(std::string_view s)
-{
-    std::string out = "'";
-    out += s;
-    out += '\'';
-    return out;
-}
 
 std::string shown_number(double v)
 {

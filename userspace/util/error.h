@@ -1,5 +1,7 @@
 #pragma once
 #include <stdexcept>
+#include <string>
+#include <string_view>
 
 namespace memsight {
 
@@ -8,5 +10,11 @@ class UserError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+
+// A value as error messages show it: 'value'.
+inline std::string quoted(std::string_view s)
+{
+    return "'" + std::string(s) + "'";
+}
 
 } // namespace memsight

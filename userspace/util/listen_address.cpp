@@ -1,4 +1,5 @@
 #include "util/listen_address.h"
+#include "util/error.h"
 
 #include <arpa/inet.h>
 #include <civetweb.h>
@@ -12,11 +13,6 @@
 
 namespace memsight::util {
 namespace {
-
-std::string quoted(std::string_view s)
-{
-    return "'" + std::string(s) + "'";
-}
 
 bool is_host_char(unsigned char c)
 {
