@@ -38,48 +38,51 @@ std::vector<std::pair<std::string, uint64_t>> top_sites(const std::map<std::stri
 
 } // namespace
 
-std::map<std::string, uint64_t>
-GrowthSiteNamer::sites_of(const analysis::ProcessView& p, const analysis::GrowthSites& sites,
-                          std::map<Key, std::unique_ptr<symbolize::ProcessSymbolizer>>& kept)
+const std::map<std::string, uint64_t>& GrowthSiteNamer::sites_of(const analysis::ProcessView& p,
+                                                                 const analysis::GrowthSites& sites,
+                                                                 std::map<Key, Round>& round)
 {
-    std::map<std::string, uint64_t> by_site;
+    const Key key{p.sample.pid, p.sample.start_ticks};
+    auto [it, fresh] = round.try_emplace(key);
+    Round& r = it->second;
+    if (!fresh)
+        return r.sites;
     const auto stacks = sites.stacks_of(p.sample.pid);
     if (stacks.empty())
-        return by_site;
-    const Key key{p.sample.pid, p.sample.start_ticks};
-    auto& sym = kept[key];
-    if (!sym) {
-        if (auto it = symbolizers_.find(key); it != symbolizers_.end())
-            sym = std::move(it->second);
-        else
-            sym = symbolize::ProcessSymbolizer::open(p.sample.pid); // nullptr when gone: sites stay addresses
-    }
+        return r.sites;
+    if (auto old = symbolizers_.find(key); old != symbolizers_.end())
+        r.symbolizer = std::move(old->second);
+    else
+        r.symbolizer = symbolize::ProcessSymbolizer::open(p.sample.pid); // nullptr when gone: sites stay addresses
     for (const auto& s : stacks)
-        by_site[deep::site_name(symbolize::symbolize_stack(sym.get(), s.ips))] += s.samples;
-    return by_site;
+        r.sites[deep::site_name(symbolize::symbolize_stack(r.symbolizer.get(), s.ips))] += s.samples;
+    return r.sites;
 }
 
 GrowthSiteNamer::Named GrowthSiteNamer::name(const std::vector<analysis::ProcessView>& processes,
                                              const std::vector<analysis::ContainerView>& containers,
                                              const analysis::GrowthSites& sites, const GrowthSiteLimits& limits)
 {
-    std::map<Key, std::unique_ptr<symbolize::ProcessSymbolizer>> kept;
+    std::map<Key, Round> round;
     Named out;
     for (const auto* p : most_growing(processes, limits.processes))
-        for (auto& [site, n] : top_sites(sites_of(*p, sites, kept), limits.top))
+        for (auto& [site, n] : top_sites(sites_of(*p, sites, round), limits.top))
             out.processes.push_back({p->sample.pid, p->sample.comm, p->identity, std::move(site),
                                      static_cast<double>(n * limits.bytes_per_sample)});
     for (const auto* c : most_growing(containers, limits.containers)) {
         std::map<std::string, uint64_t> by_site;
         for (const auto& p : processes)
             if (!p.identity.container_id.empty() && p.identity.container_id == c->identity.container_id)
-                for (const auto& [site, n] : sites_of(p, sites, kept))
+                for (const auto& [site, n] : sites_of(p, sites, round))
                     by_site[site] += n;
         for (auto& [site, n] : top_sites(by_site, limits.top))
             out.containers.push_back(
                 {c->identity, c->cgroup, std::move(site), static_cast<double>(n * limits.bytes_per_sample)});
     }
-    symbolizers_ = std::move(kept); // processes no longer chosen let go of their symbolizers
+    symbolizers_.clear(); // processes no longer chosen let go of their symbolizers
+    for (auto& [key, r] : round)
+        if (r.symbolizer)
+            symbolizers_.emplace(key, std::move(r.symbolizer));
     return out;
 }
 

@@ -34,9 +34,14 @@ public:
 
 private:
     using Key = std::pair<pid_t, uint64_t>; // pid, start time: a reused pid gets a new symbolizer
-    // Samples per site name of one process; `kept` collects the symbolizers used in this round.
-    std::map<std::string, uint64_t> sites_of(const analysis::ProcessView& p, const analysis::GrowthSites& sites,
-                                             std::map<Key, std::unique_ptr<symbolize::ProcessSymbolizer>>& kept);
+    // One process in one round: its symbolizer and its samples per site name, worked out once even when the
+    // process is named both on its own and in its container.
+    struct Round {
+        std::unique_ptr<symbolize::ProcessSymbolizer> symbolizer;
+        std::map<std::string, uint64_t> sites;
+    };
+    const std::map<std::string, uint64_t>& sites_of(const analysis::ProcessView& p, const analysis::GrowthSites& sites,
+                                                    std::map<Key, Round>& round);
     std::map<Key, std::unique_ptr<symbolize::ProcessSymbolizer>> symbolizers_;
 };
 
