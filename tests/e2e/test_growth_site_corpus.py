@@ -72,7 +72,8 @@ class GrowthSiteCorpus(unittest.TestCase):
         with e2e.Agent(config_text=CONFIG) as agent, contextlib.ExitStack() as stack:
             running = []
             for p in programs:
-                _, pid = stack.enter_context(e2e.running([e2e.scenario(p["program"]), str(RATE_KIB)]))
+                proc, pid = stack.enter_context(e2e.running([e2e.scenario(p["program"]), str(RATE_KIB)]))
+                stack.callback(proc.stdout.close)
                 running.append((p["program"], p["site"], pid))
             started = time.time()
             min_bytes = MIN_SAMPLES * PERIOD * PAGE
