@@ -230,10 +230,102 @@ int handle_fault_sample(struct bpf_perf_event_data *ctx)
     return sample_fault(ctx);
 }
 
-/* The same sampling from the x86 raw tracepoint page_fault_user with an in-BPF per-CPU countdown: a few
- * instructions per fault, and the stack work only every `fault_period` faults. */
+/* Bytes of user stack copied per raw-tracepoint sample (0..MEMSIGHT_FAULT_STACK_MAX); 0 = walk frame pointers. */
+const volatile __u32 stack_window = 0;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 4096); /* resized by the loader */
+} fault_stacks SEC(".maps");
+
+/* Per-CPU scratch for one copied sample; one page more than the largest window, so the verifier can prove each
+ * page-sized read in bounds. */
+struct fault_stack_buf {
+    struct memsight_fault_stack h;
+    __u8 stack[MEMSIGHT_FAULT_STACK_MAX + 4096];
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct fault_stack_buf);
+} fault_stack_scratch SEC(".maps");
+
+/* Copies the user registers and the top `stack_window` bytes of the user stack of the faulting thread, page by
+ * page (a page that cannot be read ends the copy), and ships them without waking the reader: the agent drains the
+ * ring on its own schedule. Userspace unwinds them with the binaries' CFI, which frame pointers cannot do through
+ * glibc (issue 11; docs/design/growth-site-unwinding.md). */
+static __always_inline int copy_fault_stack(struct pt_regs *regs)
+{
+    __u32 zero = 0;
+    struct fault_stack_buf *b = bpf_map_lookup_elem(&fault_stack_scratch, &zero);
+    if (!b)
+        return 0;
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    if ((pid_tgid >> 32) == 0)
+        return 0;
+    count(MEMSIGHT_CNT_FAULT_SAMPLES);
+
+    struct pt_regs ur;
+    if (bpf_probe_read_kernel(&ur, sizeof(ur), regs) != 0)
+        __builtin_memset(&ur, 0, sizeof(ur));
+    b->h.tgid = pid_tgid >> 32;
+    b->h.tid = (__u32)pid_tgid;
+    b->h.pad = 0;
+    bpf_get_current_comm(b->h.comm, sizeof(b->h.comm));
+    b->h.regs[0] = ur.ax;
+    b->h.regs[1] = ur.dx;
+    b->h.regs[2] = ur.cx;
+    b->h.regs[3] = ur.bx;
+    b->h.regs[4] = ur.si;
+    b->h.regs[5] = ur.di;
+    b->h.regs[6] = ur.bp;
+    b->h.regs[7] = ur.sp;
+    b->h.regs[8] = ur.r8;
+    b->h.regs[9] = ur.r9;
+    b->h.regs[10] = ur.r10;
+    b->h.regs[11] = ur.r11;
+    b->h.regs[12] = ur.r12;
+    b->h.regs[13] = ur.r13;
+    b->h.regs[14] = ur.r14;
+    b->h.regs[15] = ur.r15;
+    b->h.regs[16] = ur.ip;
+
+    const __u64 sp = ur.sp;
+    __u32 len = stack_window;
+    if (len > MEMSIGHT_FAULT_STACK_MAX)
+        len = MEMSIGHT_FAULT_STACK_MAX;
+    /* Above the main thread's initial stack pointer there are only argv and the environment. */
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    const __u64 top = BPF_CORE_READ(task, mm, start_stack) + 64;
+    if (top > sp && top - sp < len)
+        len = top - sp;
+    __u32 off = 0;
+    for (int i = 0; i < MEMSIGHT_FAULT_STACK_MAX / 4096 + 1; i++) {
+        if (off >= len || off > MEMSIGHT_FAULT_STACK_MAX)
+            break;
+        __u32 chunk = 4096 - ((sp + off) & 4095);
+        if (chunk > len - off)
+            chunk = len - off;
+        chunk = ((chunk - 1) & 4095) + 1; /* [1, 4096], for the verifier */
+        if (bpf_probe_read_user(b->stack + off, chunk, (void *)(sp + off)) != 0)
+            break;
+        off += chunk;
+    }
+    b->h.stack_len = off;
+    __u64 size = sizeof(b->h) + off;
+    if (size > sizeof(*b))
+        return 0;
+    if (bpf_ringbuf_output(&fault_stacks, b, size, BPF_RB_NO_WAKEUP) != 0)
+        count(MEMSIGHT_CNT_LOST_FAULT_STACK_RING);
+    return 0;
+}
+
+/* The same sampling from the x86 raw tracepoint page_fault_user (TP_PROTO(address, regs, error_code); regs are
+ * the user registers) with an in-BPF per-CPU countdown: a few instructions per fault, and the stack work only every
+ * `fault_period` faults. */
 SEC("raw_tp/page_fault_user")
-int handle_fault_tp(void *ctx)
+int handle_fault_tp(struct bpf_raw_tracepoint_args *ctx)
 {
     __u32 zero = 0;
     __u64 *left = bpf_map_lookup_elem(&fault_countdown, &zero);
@@ -244,5 +336,7 @@ int handle_fault_tp(void *ctx)
         return 0;
     }
     *left = fault_period;
+    if (stack_window)
+        return copy_fault_stack((struct pt_regs *)ctx->args[1]);
     return sample_fault(ctx);
 }

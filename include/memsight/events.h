@@ -74,6 +74,7 @@ enum memsight_counter {
     MEMSIGHT_CNT_LOST_STACK_MAP,      /* bpf_get_stackid failed (map full or collision) */
     MEMSIGHT_CNT_LOST_FAULT_MAP_FULL, /* the (tgid, stack) aggregation map was full */
     MEMSIGHT_CNT_LOST_OOM_MAP_FULL,   /* the pending OOM-victim map was full */
+    MEMSIGHT_CNT_LOST_FAULT_STACK_RING, /* a copied fault stack did not fit in the `fault_stacks` ring */
     MEMSIGHT_CNT__MAX,
 };
 
@@ -82,6 +83,23 @@ struct memsight_fault_key {
     __u32 tgid;
     __s32 user_stack_id; /* id in the `stacks` map, negative when the stack could not be taken */
     char comm[MEMSIGHT_COMM_LEN];
+};
+
+/* A sampled page fault with the user registers and a copy of the top of the user stack, for unwinding with the
+ * binaries' call-frame information in userspace (record of the `fault_stacks` ring buffer). Written when the
+ * loader sets a stack window; without one the kernel walks frame pointers into `stacks` instead. */
+#define MEMSIGHT_FAULT_STACK_MAX 16384 /* largest window, bytes */
+#define MEMSIGHT_FAULT_STACK_REGS 17   /* x86_64 DWARF registers 0..16: rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip */
+#define MEMSIGHT_DWARF_REG_SP 7
+#define MEMSIGHT_DWARF_REG_BP 6
+#define MEMSIGHT_DWARF_REG_IP 16
+struct memsight_fault_stack {
+    __u32 tgid;
+    __u32 tid;
+    __u32 stack_len; /* bytes of stack that follow the record, copied from regs[SP] upwards */
+    __u32 pad;
+    char comm[MEMSIGHT_COMM_LEN]; /* of the faulting thread */
+    __u64 regs[MEMSIGHT_FAULT_STACK_REGS];
 };
 
 #define MEMSIGHT_MAX_STACK_DEPTH 64

@@ -44,6 +44,9 @@ struct KernelCounters {
     uint64_t lost_stack_map = 0;      // a fault sample's stack could not be stored
     uint64_t lost_fault_map_full = 0; // the (process, stack) aggregation was full
     uint64_t lost_oom_map_full = 0;   // the pending OOM-victim map was full
+    uint64_t lost_fault_stack_ring = 0; // a copied fault stack found the ring full
+    uint64_t fault_stacks_cfi = 0;            // copied stacks unwound with call-frame information
+    uint64_t fault_stacks_frame_pointer = 0;  // copied stacks walked by frame pointers (no libdwfl view of the process)
     uint64_t malformed_records = 0;   // records too short for their type, or of an unknown type
 };
 

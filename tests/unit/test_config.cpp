@@ -369,7 +369,7 @@ TEST(ConfigErrors, UnknownNestedKey)
     EXPECT_EQ(error_of("processes:\n  top_by_rss: 5\n  top_rss: 5\n"),
               "memsight.yaml:3: unknown key 'top_rss' in processes (known: top_by_rss, top_by_growth, growth_window)");
     EXPECT_EQ(error_of("kernel:\n  page_faults:\n    enable: true\n"),
-              "memsight.yaml:3: unknown key 'enable' in kernel.page_faults (known: enabled, sample_period)");
+              "memsight.yaml:3: unknown key 'enable' in kernel.page_faults (known: enabled, sample_period, stack_window)");
     EXPECT_EQ(error_of("exit_peaks:\n  size: 1\n"),
               "memsight.yaml:2: unknown key 'size' in exit_peaks (known: top, window)");
     EXPECT_EQ(error_of("oom:\n\n  series: 1\n"), "memsight.yaml:3: unknown key 'series' in oom (known: max_series)");
@@ -515,7 +515,7 @@ TEST(ConfigErrors, WrongShapes)
     EXPECT_EQ(error_of("processes: 20\n"),
               "memsight.yaml:1: processes: expected a map of top_by_rss, top_by_growth, growth_window, got '20'");
     EXPECT_EQ(error_of("kernel:\n  page_faults: true\n"),
-              "memsight.yaml:2: kernel.page_faults: expected a map of enabled, sample_period, got 'true'");
+              "memsight.yaml:2: kernel.page_faults: expected a map of enabled, sample_period, stack_window, got 'true'");
     EXPECT_EQ(error_of("interval:\n  - 10s\n"), "memsight.yaml:2: interval: expected a duration like 10s, got a list");
     EXPECT_EQ(error_of("log_level:\n"), "memsight.yaml:1: log_level: expected a log level, got an empty value");
     EXPECT_EQ(error_of("? [a, b]\n: 1\n"), "memsight.yaml:1: keys must be plain names, got a list");

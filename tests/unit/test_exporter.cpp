@@ -130,7 +130,18 @@ analysis::AgentSnapshot full_snapshot()
     }
     s.exit_histogram = exits.histogram();
     s.exit_peaks = exits.recent(kT0);
-    s.kernel_counters = KernelCounters{10, 20, 30, 40, 50, 60, 70, 80, 4};
+    s.kernel_counters = KernelCounters{.exec_seen = 10,
+                                       .exit_seen = 20,
+                                       .oom_seen = 30,
+                                       .fault_samples = 40,
+                                       .lost_ringbuf_full = 50,
+                                       .lost_stack_map = 60,
+                                       .lost_fault_map_full = 70,
+                                       .lost_oom_map_full = 80,
+                                       .lost_fault_stack_ring = 90,
+                                       .fault_stacks_cfi = 35,
+                                       .fault_stacks_frame_pointer = 5,
+                                       .malformed_records = 4};
     s.attach_failures = 1;
     s.event_queue_full = 5;
     s.scan_seconds = 0.25;
@@ -183,6 +194,7 @@ TEST(PrometheusRender, FamiliesOfAFullSnapshotInOrder)
         "memsight_build_info",
         "memsight_events_total",
         "memsight_events_lost_total",
+        "memsight_fault_stacks_unwound_total",
         "memsight_tracked_processes",
         "memsight_exported_processes",
         "memsight_tracked_containers",
@@ -392,9 +404,17 @@ TEST(PrometheusRender, SelfMetrics)
               "memsight_events_lost_total{reason=\"stack_map\"} 60\n"
               "memsight_events_lost_total{reason=\"fault_map_full\"} 70\n"
               "memsight_events_lost_total{reason=\"oom_map_full\"} 80\n"
+              "memsight_events_lost_total{reason=\"fault_stack_ring\"} 90\n"
               "memsight_events_lost_total{reason=\"malformed\"} 4\n"
               "memsight_events_lost_total{reason=\"event_queue_full\"} 5\n"
               "memsight_events_lost_total{reason=\"growth_site_stacks\"} 0\n");
+    EXPECT_EQ(block(text, "memsight_fault_stacks_unwound_total"),
+              "# HELP memsight_fault_stacks_unwound_total Copied page-fault stacks unwound in the agent, by method: "
+              "cfi (the binaries' call-frame information) or frame_pointer (no view of the process could be opened "
+              "in time).\n"
+              "# TYPE memsight_fault_stacks_unwound_total counter\n"
+              "memsight_fault_stacks_unwound_total{method=\"cfi\"} 35\n"
+              "memsight_fault_stacks_unwound_total{method=\"frame_pointer\"} 5\n");
     EXPECT_EQ(block(text, "memsight_tracked_processes"),
               "# HELP memsight_tracked_processes Processes in the agent's table.\n"
               "# TYPE memsight_tracked_processes gauge\n"
@@ -574,6 +594,7 @@ TEST(PrometheusRender, EmptySnapshotLeavesOutFamiliesWithoutSeries)
         "memsight_build_info",
         "memsight_events_total",
         "memsight_events_lost_total",
+        "memsight_fault_stacks_unwound_total",
         "memsight_tracked_processes",
         "memsight_exported_processes",
         "memsight_tracked_containers",

@@ -80,6 +80,7 @@ Agent::Agent(const config::Config& cfg)
     opts.ringbuf_bytes = cfg.ringbuf_bytes;
     opts.page_faults = cfg.page_faults_enabled;
     opts.fault_sample_period = cfg.page_fault_sample_period;
+    opts.stack_window = cfg.page_fault_stack_window;
     probes_ = std::make_unique<loader::AlwaysOnProbes>(opts, [this](const KernelEvent& e) { router_.push(e); });
 
     const auto& esc = cfg_.escalation;

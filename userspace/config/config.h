@@ -43,6 +43,7 @@ struct Config {
     uint32_t ringbuf_bytes = 1u << 20; // power of two, >= page size
     bool page_faults_enabled = true;
     uint64_t page_fault_sample_period = 0; // 0 = use the measured default (see docs/performance.md)
+    uint32_t page_fault_stack_window = 8192; // bytes of user stack copied per sample; 0 = frame-pointer walk
 
     // Deep tier sessions the agent runs (memsight agent --deep-pid / --deep-cgroup).
     uint64_t deep_sample_bytes = 65536;                   // mean bytes between samples; 1 = exact
@@ -92,6 +93,7 @@ inline constexpr uint32_t kMaxOomSeries = 100000;
 inline constexpr uint32_t kMinRingbufBytes = 4096; // and a power of two
 inline constexpr uint32_t kMaxRingbufBytes = 1u << 30;
 inline constexpr uint64_t kMaxPageFaultSamplePeriod = 1000000000;
+inline constexpr uint32_t kMaxPageFaultStackWindow = 16384; // MEMSIGHT_FAULT_STACK_MAX
 inline constexpr uint64_t kMaxDeepSampleBytes = 1ull << 30;
 inline constexpr uint32_t kMaxDeepTopSites = 100;
 inline constexpr Duration kMinDeepDuration{std::chrono::seconds(1)};

@@ -231,6 +231,15 @@ constexpr KeySpec kKeys[] = {
      .values = "; 0 = the built-in measured default (1000)",
      .defaults = same("0"),
      .doc = "Page faults per sample, per CPU."},
+    {.path = "kernel.page_faults.stack_window",
+     .kind = Kind::Count,
+     .field = MEMSIGHT_CONFIG_FIELD(page_fault_stack_window),
+     .max = limits::kMaxPageFaultStackWindow,
+     .values = "; 0 = walk frame pointers in the kernel instead",
+     .defaults = same("8192"),
+     .doc = "Bytes of user stack copied at each sampled fault and unwound in the agent with the binaries' "
+            "call-frame information, so that growth sites are named through glibc and other code without frame "
+            "pointers. x86_64 raw tracepoint only; the perf-event fallback walks frame pointers."},
 
     {.path = "deep.sample_bytes",
      .kind = Kind::Count,

@@ -294,10 +294,19 @@ void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, s
     lost.add({{"reason", "stack_map"}}, d(c.lost_stack_map));
     lost.add({{"reason", "fault_map_full"}}, d(c.lost_fault_map_full));
     lost.add({{"reason", "oom_map_full"}}, d(c.lost_oom_map_full));
+    lost.add({{"reason", "fault_stack_ring"}}, d(c.lost_fault_stack_ring));
     lost.add({{"reason", "malformed"}}, d(c.malformed_records));
     lost.add({{"reason", "event_queue_full"}}, d(s.event_queue_full));
     lost.add({{"reason", "growth_site_stacks"}}, d(s.growth_site_samples_dropped));
     lost.into(out);
+
+    Family unwound("memsight_fault_stacks_unwound_total",
+                   "Copied page-fault stacks unwound in the agent, by method: cfi (the binaries' call-frame "
+                   "information) or frame_pointer (no view of the process could be opened in time).",
+                   MetricType::Counter);
+    unwound.add({{"method", "cfi"}}, d(c.fault_stacks_cfi));
+    unwound.add({{"method", "frame_pointer"}}, d(c.fault_stacks_frame_pointer));
+    unwound.into(out);
 
     auto gauge = [&](const char* name, const char* help, double v) {
         Family f(name, help, MetricType::Gauge);

@@ -3,6 +3,7 @@
 #include "loader/kernel_records.h"
 #include "loader/libbpf_owners.h"
 #include "memsight/events.h"
+#include "symbolize/stack_unwinder.h"
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/privileges.h"
@@ -19,6 +20,8 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <set>
 
 namespace memsight::loader {
@@ -68,14 +71,74 @@ struct AlwaysOnProbes::Impl {
     EventHandler handler;
     std::atomic<uint64_t> malformed{0};
 
+    // Copied fault stacks (stack window > 0): drained from the ring, unwound and counted per (process, stack)
+    // until drain_faults() takes them. The ring-buffer thread and the caller of drain_faults() both drain.
+    RingPtr fault_ring;
+    std::mutex fault_mu; // fault_ring, unwinder, pending, pending_full
+    symbolize::StackUnwinder unwinder;
+    std::map<std::pair<uint32_t, std::vector<uint64_t>>, FaultStack> pending;
+    uint64_t pending_full = 0;
+
     static int on_record(void* ctx, void* data, size_t size)
     {
         auto* self = static_cast<Impl*>(ctx);
-        if (auto event = decode_record(data, size))
-            self->handler(*event);
-        else
+        auto event = decode_record(data, size);
+        if (!event) {
             ++self->malformed;
+            return 0;
+        }
+        if (self->fault_ring) { // a new program, or a pid that may be reused: the process's view is stale
+            pid_t gone = 0;
+            if (const auto* e = std::get_if<ExecEvent>(&*event))
+                gone = e->pid;
+            else if (const auto* x = std::get_if<ExitEvent>(&*event))
+                gone = x->pid;
+            if (gone) {
+                std::lock_guard lock(self->fault_mu);
+                self->unwinder.forget(gone);
+            }
+        }
+        self->handler(*event);
         return 0;
+    }
+
+    // Called under fault_mu, from ring_buffer__consume.
+    static int on_fault_stack(void* ctx, void* data, size_t size)
+    {
+        auto* self = static_cast<Impl*>(ctx);
+        memsight_fault_stack h;
+        if (size < sizeof(h)) {
+            ++self->malformed;
+            return 0;
+        }
+        std::memcpy(&h, data, sizeof(h));
+        if (h.stack_len > size - sizeof(h)) {
+            ++self->malformed;
+            return 0;
+        }
+        symbolize::UserStackCopy copy;
+        copy.tid = static_cast<pid_t>(h.tid);
+        std::copy(std::begin(h.regs), std::end(h.regs), copy.regs.begin());
+        copy.stack = {static_cast<const uint8_t*>(data) + sizeof(h), h.stack_len};
+        std::pair key{h.tgid, self->unwinder.unwind(static_cast<pid_t>(h.tgid), copy)};
+        auto it = self->pending.find(key);
+        if (it == self->pending.end()) {
+            if (self->pending.size() >= MEMSIGHT_FAULT_MAP_ENTRIES) {
+                ++self->pending_full;
+                return 0;
+            }
+            FaultStack fs{h.tgid, std::string(h.comm, strnlen(h.comm, sizeof(h.comm))), key.second, 0};
+            it = self->pending.emplace(std::move(key), std::move(fs)).first;
+        }
+        ++it->second.samples;
+        return 0;
+    }
+
+    void consume_fault_stacks()
+    {
+        std::lock_guard lock(fault_mu);
+        if (fault_ring)
+            ring_buffer__consume(fault_ring.get());
     }
 
     void attach_tracepoint(bpf_program* prog, const std::string& events_dir, const char* category, const char* name)
@@ -106,6 +169,14 @@ AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, EventHandler handler
         throw UserError("invalid ring buffer size " + std::to_string(opts.ringbuf_bytes) + ": " + errno_text(err));
     fault_period_ = opts.fault_sample_period ? opts.fault_sample_period : kDefaultFaultSamplePeriod;
     skel->rodata->fault_period = fault_period_;
+    if (opts.stack_window > MEMSIGHT_FAULT_STACK_MAX)
+        throw UserError("stack window " + std::to_string(opts.stack_window) + " is larger than the most the BPF "
+                        "program copies (" + std::to_string(MEMSIGHT_FAULT_STACK_MAX) + " bytes)");
+    const uint32_t window = opts.page_faults ? opts.stack_window : 0;
+    skel->rodata->stack_window = window;
+    const auto page = static_cast<uint32_t>(::sysconf(_SC_PAGESIZE));
+    if (int err = bpf_map__set_max_entries(skel->maps.fault_stacks, window ? kFaultStackRingBytes : page); err)
+        throw UserError("cannot size the fault-stack ring buffer: " + errno_text(err));
     bpf_program__set_autoload(skel->progs.handle_fault_sample, opts.page_faults);
     bpf_program__set_autoload(skel->progs.handle_fault_tp, opts.page_faults);
     if (int err = always_on__load(skel); err) {
@@ -128,6 +199,15 @@ AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, EventHandler handler
         attach_fault_sampler();
     else
         fault_period_ = 0;
+    if (window && fault_source_ == "raw_tracepoint") { // the perf-event fallback walks frame pointers
+        stack_window_ = window;
+        impl_->fault_ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.fault_stacks), &Impl::on_fault_stack,
+                                                 impl_.get(), nullptr));
+        if (!impl_->fault_ring)
+            throw UserError("cannot open the fault-stack ring buffer: " + errno_text(errno));
+        spdlog::info("page-fault stacks: {} bytes of user stack copied per sample, unwound with the binaries' CFI",
+                     window);
+    }
 
     impl_->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_record, impl_.get(), nullptr));
     if (!impl_->ring)
@@ -182,10 +262,11 @@ AlwaysOnProbes::~AlwaysOnProbes() = default;
 int AlwaysOnProbes::poll(int timeout_ms)
 {
     int n = ring_buffer__poll(impl_->ring.get(), timeout_ms);
+    impl_->consume_fault_stacks();
     return n == -EINTR ? 0 : n;
 }
 
-static_assert(MEMSIGHT_CNT__MAX == 8, "KernelCounters names every kernel counter: add the new one there too");
+static_assert(MEMSIGHT_CNT__MAX == 9, "KernelCounters names every kernel counter: add the new one there too");
 
 KernelCounters AlwaysOnProbes::counters() const
 {
@@ -199,7 +280,13 @@ KernelCounters AlwaysOnProbes::counters() const
     k.lost_stack_map = c[MEMSIGHT_CNT_LOST_STACK_MAP];
     k.lost_fault_map_full = c[MEMSIGHT_CNT_LOST_FAULT_MAP_FULL];
     k.lost_oom_map_full = c[MEMSIGHT_CNT_LOST_OOM_MAP_FULL];
+    k.lost_fault_stack_ring = c[MEMSIGHT_CNT_LOST_FAULT_STACK_RING];
     k.malformed_records = impl_->malformed.load();
+    std::lock_guard lock(impl_->fault_mu);
+    k.lost_fault_map_full += impl_->pending_full;
+    const auto u = impl_->unwinder.stats();
+    k.fault_stacks_cfi = u.cfi;
+    k.fault_stacks_frame_pointer = u.frame_pointer;
     return k;
 }
 
@@ -208,6 +295,15 @@ std::vector<FaultStack> AlwaysOnProbes::drain_faults()
     std::vector<FaultStack> out;
     if (!fault_period_)
         return out;
+    if (impl_->fault_ring) {
+        impl_->consume_fault_stacks();
+        std::lock_guard lock(impl_->fault_mu);
+        out.reserve(impl_->pending.size());
+        for (auto& [key, fs] : impl_->pending)
+            out.push_back(std::move(fs));
+        impl_->pending.clear();
+        return out;
+    }
     const int faults_fd = bpf_map__fd(impl_->skel->maps.faults);
     const int stacks_fd = bpf_map__fd(impl_->skel->maps.stacks);
 

@@ -1,5 +1,6 @@
 #include "symbolize/symbolizer.h"
 
+#include "memsight/events.h"
 #include "util/error.h"
 
 #include <cxxabi.h>
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -76,6 +78,8 @@ std::string Frame::to_string() const
 struct ProcessSymbolizer::Impl {
     Dwfl* dwfl = nullptr;
     pid_t pid = 0;
+    enum class State { detached, attached, unusable } state = State::detached;
+    const UserStackCopy* current = nullptr; // the copy unwind() works on; the only memory the unwinder reads
     ~Impl()
     {
         if (dwfl)
@@ -141,6 +145,115 @@ Frame ProcessSymbolizer::symbolize(uint64_t ip)
     }
     cache_.emplace(ip, f);
     return f;
+}
+
+namespace {
+
+// libdwfl's view of the process while unwinding a copy: one thread, whose registers and memory are the copy's.
+pid_t copy_next_thread(Dwfl*, void* dwfl_arg, void** thread_argp)
+{
+    if (*thread_argp)
+        return 0;
+    *thread_argp = dwfl_arg;
+    const auto* impl = static_cast<ProcessSymbolizer::Impl*>(dwfl_arg);
+    return impl->current ? impl->current->tid : 0;
+}
+
+bool read_copy(const UserStackCopy& c, uint64_t addr, uint64_t* out)
+{
+    const uint64_t sp = c.regs[MEMSIGHT_DWARF_REG_SP];
+    if (addr < sp || addr - sp > c.stack.size() || c.stack.size() - (addr - sp) < sizeof(uint64_t))
+        return false;
+    std::memcpy(out, c.stack.data() + (addr - sp), sizeof(uint64_t));
+    return true;
+}
+
+bool copy_memory_read(Dwfl*, Dwarf_Addr addr, Dwarf_Word* result, void* dwfl_arg)
+{
+    const auto* impl = static_cast<ProcessSymbolizer::Impl*>(dwfl_arg);
+    uint64_t v = 0;
+    if (!impl->current || !read_copy(*impl->current, addr, &v))
+        return false;
+    *result = v;
+    return true;
+}
+
+bool copy_initial_registers(Dwfl_Thread* thread, void* thread_arg)
+{
+    const auto* impl = static_cast<ProcessSymbolizer::Impl*>(thread_arg);
+    if (!impl->current)
+        return false;
+    std::array<Dwarf_Word, MEMSIGHT_FAULT_STACK_REGS> regs{};
+    std::copy(impl->current->regs.begin(), impl->current->regs.end(), regs.begin());
+    if (!dwfl_thread_state_registers(thread, 0, regs.size(), regs.data()))
+        return false;
+    dwfl_thread_state_register_pc(thread, regs[MEMSIGHT_DWARF_REG_IP]);
+    return true;
+}
+
+const Dwfl_Thread_Callbacks kCopyCallbacks = {
+    .next_thread = copy_next_thread,
+    .get_thread = nullptr,
+    .memory_read = copy_memory_read,
+    .set_initial_registers = copy_initial_registers,
+    .detach = nullptr,
+    .thread_detach = nullptr,
+};
+
+} // namespace
+
+std::vector<uint64_t> frame_pointer_stack(const UserStackCopy& copy)
+{
+    std::vector<uint64_t> out{copy.regs[MEMSIGHT_DWARF_REG_IP]};
+    uint64_t bp = copy.regs[MEMSIGHT_DWARF_REG_BP];
+    while (out.size() < kMaxUnwoundFrames) {
+        uint64_t next_bp = 0;
+        uint64_t ret = 0;
+        if (!read_copy(copy, bp, &next_bp) || !read_copy(copy, bp + 8, &ret) || ret == 0)
+            break;
+        out.push_back(ret);
+        if (next_bp <= bp) // frames grow towards higher addresses; anything else is not a chain
+            break;
+        bp = next_bp;
+    }
+    return out;
+}
+
+std::vector<uint64_t> ProcessSymbolizer::unwind(const UserStackCopy& copy)
+{
+    using State = Impl::State;
+    if (impl_->state == State::detached) {
+        impl_->state = dwfl_attach_state(impl_->dwfl, nullptr, impl_->pid, &kCopyCallbacks, impl_.get())
+                           ? State::attached
+                           : State::unusable;
+        if (impl_->state == State::unusable)
+            spdlog::debug("cannot unwind pid {}: {}", impl_->pid, dwfl_errmsg(-1));
+    }
+    if (impl_->state != State::attached)
+        return {};
+    std::vector<uint64_t> pcs;
+    impl_->current = &copy;
+    dwfl_getthread_frames(
+        impl_->dwfl, copy.tid,
+        [](Dwfl_Frame* frame, void* arg) -> int {
+            auto* out = static_cast<std::vector<uint64_t>*>(arg);
+            Dwarf_Addr pc = 0;
+            bool activation = false;
+            if (!dwfl_frame_pc(frame, &pc, &activation))
+                return DWARF_CB_ABORT;
+            // After the first frame, return addresses; a frame interrupted by a signal has its exact pc, which
+            // symbolize_stack must not step back from.
+            out->push_back(out->empty() || !activation ? pc : pc + 1);
+            return out->size() < kMaxUnwoundFrames ? DWARF_CB_OK : DWARF_CB_ABORT;
+        },
+        &pcs);
+    impl_->current = nullptr;
+    return pcs;
+}
+
+bool ProcessSymbolizer::maps(uint64_t ip)
+{
+    return dwfl_addrmodule(impl_->dwfl, ip) != nullptr;
 }
 
 std::vector<Frame> symbolize_stack(ProcessSymbolizer* sym, const std::vector<uint64_t>& ips)

@@ -3,9 +3,11 @@
 // symbol tables (demangled), or module+offset when there is no symbol.
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,21 @@ struct Frame {
     std::string to_string() const;
 };
 
+// A thread's user registers and the top of its user stack, copied at a sampled page fault (x86_64 DWARF register
+// numbers 0..16, memsight/events.h). `stack` holds the bytes from regs[7] (the stack pointer) upwards.
+struct UserStackCopy {
+    pid_t tid = 0;
+    std::array<uint64_t, 17> regs{};
+    std::span<const uint8_t> stack;
+};
+
+// Stacks in the form bpf_get_stack gives them: innermost first; the first entry is the faulting instruction, the
+// others are return addresses (symbolize_stack looks up the call before each).
+inline constexpr size_t kMaxUnwoundFrames = 64;
+
+// Walks the frame-pointer chain through the copied stack (what the kernel's walk would give, within the copy).
+std::vector<uint64_t> frame_pointer_stack(const UserStackCopy& copy);
+
 class ProcessSymbolizer {
 public:
     // Reads /proc/PID/maps (files through /proc/PID/root). Throws UserError when the process is gone.
@@ -31,9 +48,16 @@ public:
     ProcessSymbolizer& operator=(const ProcessSymbolizer&) = delete;
 
     Frame symbolize(uint64_t ip);
+    // Unwinds a copy of one of this process's threads with the call-frame information of its binaries
+    // (.eh_frame/.debug_frame; libdwfl falls back to frame pointers where a binary has none). Reads no memory
+    // outside the copy. Empty when not even the first frame could be taken.
+    std::vector<uint64_t> unwind(const UserStackCopy& copy);
+    // Whether any module of the process maps `ip` (false after a dlopen the symbolizer has not seen).
+    bool maps(uint64_t ip);
+
+    struct Impl; // libdwfl state, in symbolizer.cpp
 
 private:
-    struct Impl;
     std::unique_ptr<Impl> impl_;
     std::map<uint64_t, Frame> cache_;
 };

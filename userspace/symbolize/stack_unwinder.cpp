@@ -1,0 +1,88 @@
+#include "symbolize/stack_unwinder.h"
+
+#include "memsight/events.h"
+
+#include <algorithm>
+
+namespace memsight::symbolize {
+
+StackUnwinder::StackUnwinder(UnwinderLimits limits) : limits_(limits), tokens_(limits.opens_per_second) {}
+
+StackUnwinder::~StackUnwinder() = default;
+
+bool StackUnwinder::take_open_token(Clock::time_point now)
+{
+    if (refilled_ != Clock::time_point{}) {
+        const double seconds = std::chrono::duration<double>(now - refilled_).count();
+        tokens_ = std::min(limits_.opens_per_second, tokens_ + seconds * limits_.opens_per_second);
+    }
+    refilled_ = now;
+    if (tokens_ < 1)
+        return false;
+    tokens_ -= 1;
+    return true;
+}
+
+void StackUnwinder::forget(pid_t tgid)
+{
+    if (auto it = by_pid_.find(tgid); it != by_pid_.end()) {
+        lru_.erase(it->second);
+        by_pid_.erase(it);
+    }
+}
+
+StackUnwinder::View* StackUnwinder::view_for(pid_t tgid, uint64_t ip, Clock::time_point now)
+{
+    auto it = by_pid_.find(tgid);
+    if (it != by_pid_.end()) {
+        View& v = *it->second;
+        const bool stale = now - v.opened > limits_.max_age;
+        const bool missed = v.sym && !v.reopened_for_miss && !v.sym->maps(ip);
+        if (!stale && !missed) {
+            lru_.splice(lru_.begin(), lru_, it->second);
+            return &v;
+        }
+        if (!take_open_token(now)) // keep the old view until it can be replaced
+            return &v;
+        const bool reopen_for_miss = missed && !stale;
+        forget(tgid);
+        View fresh{tgid, ProcessSymbolizer::open(tgid), now, reopen_for_miss};
+        ++stats_.opens;
+        lru_.push_front(std::move(fresh));
+        by_pid_[tgid] = lru_.begin();
+        return &lru_.front();
+    }
+    if (!take_open_token(now))
+        return nullptr;
+    lru_.push_front(View{tgid, ProcessSymbolizer::open(tgid), now, false});
+    ++stats_.opens;
+    by_pid_[tgid] = lru_.begin();
+    while (lru_.size() > limits_.processes) {
+        by_pid_.erase(lru_.back().tgid);
+        lru_.pop_back();
+    }
+    return &lru_.front();
+}
+
+std::vector<uint64_t> StackUnwinder::unwind(pid_t tgid, const UserStackCopy& copy, Clock::time_point now)
+{
+    const uint64_t ip = copy.regs[MEMSIGHT_DWARF_REG_IP];
+    if (View* v = view_for(tgid, ip, now); v && v->sym) {
+        auto pcs = v->sym->unwind(copy);
+        if (!pcs.empty()) {
+            ++stats_.cfi;
+            return pcs;
+        }
+    }
+    ++stats_.frame_pointer;
+    return frame_pointer_stack(copy);
+}
+
+StackUnwinder::Stats StackUnwinder::stats() const
+{
+    Stats s = stats_;
+    s.cached = lru_.size();
+    return s;
+}
+
+} // namespace memsight::symbolize
