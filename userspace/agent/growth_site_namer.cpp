@@ -38,6 +38,42 @@ std::vector<std::pair<std::string, uint64_t>> top_sites(const std::map<std::stri
 
 } // namespace
 
+std::vector<NamedStack> name_stacks(symbolize::ProcessSymbolizer* sym,
+                                    const std::vector<analysis::GrowthSites::Stack>& stacks)
+{
+    std::vector<NamedStack> out;
+    out.reserve(stacks.size());
+    for (const auto& s : stacks) {
+        NamedStack n;
+        n.frames = symbolize::symbolize_stack(sym, s.ips);
+        n.site = deep::site_name(n.frames);
+        n.samples = s.samples;
+        out.push_back(std::move(n));
+    }
+    return out;
+}
+
+std::vector<SiteStacks> group_by_site(std::vector<NamedStack> stacks)
+{
+    std::map<std::string, SiteStacks> by_site;
+    for (auto& s : stacks) {
+        auto& g = by_site[s.site];
+        g.site = s.site;
+        g.samples += s.samples;
+        g.stacks.push_back(std::move(s));
+    }
+    std::vector<SiteStacks> out;
+    for (auto& [name, g] : by_site) {
+        std::stable_sort(g.stacks.begin(), g.stacks.end(),
+                         [](const NamedStack& a, const NamedStack& b) { return a.samples > b.samples; });
+        out.push_back(std::move(g));
+    }
+    std::stable_sort(out.begin(), out.end(), [](const SiteStacks& a, const SiteStacks& b) {
+        return a.samples > b.samples; // by_site is ordered by name: ties stay by name
+    });
+    return out;
+}
+
 const std::map<std::string, uint64_t>& GrowthSiteNamer::sites_of(const analysis::ProcessView& p,
                                                                  const analysis::GrowthSites& sites,
                                                                  std::map<Key, Round>& round)
@@ -54,8 +90,8 @@ const std::map<std::string, uint64_t>& GrowthSiteNamer::sites_of(const analysis:
         r.symbolizer = std::move(old->second);
     else
         r.symbolizer = symbolize::ProcessSymbolizer::open(p.sample.pid); // nullptr when gone: sites stay addresses
-    for (const auto& s : stacks)
-        r.sites[deep::site_name(symbolize::symbolize_stack(r.symbolizer.get(), s.ips))] += s.samples;
+    for (const auto& s : name_stacks(r.symbolizer.get(), stacks))
+        r.sites[s.site] += s.samples;
     return r.sites;
 }
 

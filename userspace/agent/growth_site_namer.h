@@ -9,10 +9,30 @@
 
 #include <map>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
 namespace memsight::agent {
+
+// One sampled stack of a process, symbolized and named by its growth site.
+struct NamedStack {
+    std::string site;                     // first frame outside the allocator and libc (deep::site_name)
+    std::vector<symbolize::Frame> frames; // innermost first; addresses when the process was gone
+    uint64_t samples = 0;
+};
+// Symbolizes and names each stack (`sym` null: the process is gone, frames stay addresses). Same order as `stacks`.
+std::vector<NamedStack> name_stacks(symbolize::ProcessSymbolizer* sym,
+                                    const std::vector<analysis::GrowthSites::Stack>& stacks);
+
+// One growth site of a process: its stacks merged.
+struct SiteStacks {
+    std::string site;
+    uint64_t samples = 0;
+    std::vector<NamedStack> stacks; // most samples first
+};
+// A process's named stacks merged by site: most samples first, ties by name (a stable order).
+std::vector<SiteStacks> group_by_site(std::vector<NamedStack> stacks);
 
 struct GrowthSiteLimits {
     size_t processes = 0;          // processes named: the most suspected of leaking, then the fastest-growing
