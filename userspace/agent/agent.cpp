@@ -168,13 +168,19 @@ void Agent::scan_once()
         container_trends_.update(containers, analysis::Clock::now());
     }
     // Growth sites: the fault samples since the last scan, kept over the growth window, named for the processes
-    // that grow most.
+    // that grow most. Samples of processes that neither grow nor are suspected are not kept: they would only
+    // crowd the bounded table (a busy host faults in many more distinct stacks than its growing processes do).
     const auto now = analysis::Clock::now();
-    for (const auto& fs : probes_->drain_faults())
-        growth_sites_.add(static_cast<pid_t>(fs.tgid), fs.user_stack, fs.samples, now);
     std::set<pid_t> live;
-    for (const auto& p : processes)
+    std::set<pid_t> quiet;
+    for (const auto& p : processes) {
         live.insert(p.sample.pid);
+        if (p.growth_bytes_per_second <= 0 && p.leak_suspicion <= 0)
+            quiet.insert(p.sample.pid);
+    }
+    for (const auto& fs : probes_->drain_faults())
+        if (!quiet.contains(static_cast<pid_t>(fs.tgid)))
+            growth_sites_.add(static_cast<pid_t>(fs.tgid), fs.user_stack, fs.samples, now);
     growth_sites_.expire(now, live);
     const GrowthSiteLimits limits{cfg_.growth_site_processes, cfg_.growth_site_containers, cfg_.growth_sites_top,
                                   probes_->fault_sample_period() * static_cast<uint64_t>(::getpagesize())};
