@@ -13,6 +13,7 @@ void add_agent_command(CLI::App& app, Runner& run);
 void add_oom_command(CLI::App& app, Runner& run);
 void add_top_command(CLI::App& app, Runner& run);
 void add_faults_command(CLI::App& app, Runner& run);
+void add_growth_command(CLI::App& app, Runner& run);
 void add_version_command(CLI::App& app, Runner& run);
 void add_leaks_command(CLI::App& app, Runner& run);
 void add_profile_command(CLI::App& app, Runner& run);

@@ -22,6 +22,7 @@ int main(int argc, char** argv)
     memsight::cli::add_oom_command(app, run);
     memsight::cli::add_top_command(app, run);
     memsight::cli::add_faults_command(app, run);
+    memsight::cli::add_growth_command(app, run);
     memsight::cli::add_leaks_command(app, run);
     memsight::cli::add_profile_command(app, run);
     memsight::cli::add_version_command(app, run);
