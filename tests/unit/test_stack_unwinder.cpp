@@ -162,6 +162,25 @@ TEST(StackUnwinder, KeepsViewsOfTheMostRecentlySampledProcessesOnly)
         u.unwind(p, c.copy);
     EXPECT_EQ(u.stats().cached, 2u);
 }
+
+TEST(StackUnwinder, PrioritizedProcessesAreOpenedWhateverTheRateAndEvictedLast)
+{
+    Captured c;
+    unwind_test_outer(c, 8192);
+    StackUnwinder u(UnwinderLimits{.processes = 2, .opens_per_second = 1});
+    u.prioritize({::getpid()});
+    const auto t0 = StackUnwinder::Clock::now();
+    u.unwind(0x3ffffff0, c.copy, t0); // spends the one open
+    u.unwind(::getpid(), c.copy, t0); // prioritized: opened anyway
+    EXPECT_EQ(u.stats().cfi, 1u);
+    u.unwind(0x3ffffff1, c.copy, t0 + std::chrono::seconds(1));
+    u.unwind(0x3ffffff2, c.copy, t0 + std::chrono::seconds(2)); // evicts 0x3ffffff1, not the prioritized view
+    EXPECT_EQ(u.stats().cached, 2u);
+    const auto opens = u.stats().opens;
+    u.unwind(::getpid(), c.copy, t0 + std::chrono::seconds(2));
+    EXPECT_EQ(u.stats().opens, opens); // still kept
+    EXPECT_EQ(u.stats().cfi, 2u);
+}
 #endif
 
 TEST(FramePointerStack, FollowsTheChainWithinTheCopyOnly)

@@ -185,6 +185,17 @@ void Agent::scan_once()
     const GrowthSiteLimits limits{cfg_.growth_site_processes, cfg_.growth_site_containers, cfg_.growth_sites_top,
                                   probes_->fault_sample_period() * static_cast<uint64_t>(::getpagesize())};
     auto growth = growth_site_namer_.name(processes, containers, growth_sites_, limits);
+    // The processes whose sites are named get their fault stacks unwound first (stack_unwinder.h).
+    std::set<pid_t> named;
+    std::set<std::string> named_containers;
+    for (const auto& g : growth.processes)
+        named.insert(g.pid);
+    for (const auto& g : growth.containers)
+        named_containers.insert(g.identity.container_id);
+    for (const auto& p : processes)
+        if (named_containers.contains(p.identity.container_id))
+            named.insert(p.sample.pid);
+    probes_->prioritize_unwinding(std::move(named));
     const double secs = std::chrono::duration<double>(analysis::Clock::now() - start).count();
     {
         std::lock_guard lock(mu_);

@@ -290,6 +290,12 @@ KernelCounters AlwaysOnProbes::counters() const
     return k;
 }
 
+void AlwaysOnProbes::prioritize_unwinding(std::set<pid_t> tgids)
+{
+    std::lock_guard lock(impl_->fault_mu);
+    impl_->unwinder.prioritize(std::move(tgids));
+}
+
 std::vector<FaultStack> AlwaysOnProbes::drain_faults()
 {
     std::vector<FaultStack> out;

@@ -3,10 +3,13 @@
 // page-fault perf events, and hands out typed kernel events, named counters and the fault profile.
 #include "memsight/kernel_events.h"
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,6 +56,8 @@ public:
     int poll(int timeout_ms);
     // Kernel-side counters summed over CPUs, and the records that could not be decoded.
     KernelCounters counters() const;
+    // Processes whose copied stacks are unwound first (symbolize::StackUnwinder::prioritize).
+    void prioritize_unwinding(std::set<pid_t> tgids);
     // Takes (and removes) the fault samples aggregated since the last drain.
     std::vector<FaultStack> drain_faults();
     uint64_t fault_sample_period() const { return fault_period_; }

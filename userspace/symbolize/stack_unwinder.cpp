@@ -10,8 +10,10 @@ StackUnwinder::StackUnwinder(UnwinderLimits limits) : limits_(limits), tokens_(l
 
 StackUnwinder::~StackUnwinder() = default;
 
-bool StackUnwinder::take_open_token(Clock::time_point now)
+bool StackUnwinder::take_open_token(pid_t tgid, Clock::time_point now)
 {
+    if (priority_.contains(tgid))
+        return true;
     if (refilled_ != Clock::time_point{}) {
         const double seconds = std::chrono::duration<double>(now - refilled_).count();
         tokens_ = std::min(limits_.opens_per_second, tokens_ + seconds * limits_.opens_per_second);
@@ -42,7 +44,7 @@ StackUnwinder::View* StackUnwinder::view_for(pid_t tgid, uint64_t ip, Clock::tim
             lru_.splice(lru_.begin(), lru_, it->second);
             return &v;
         }
-        if (!take_open_token(now)) // keep the old view until it can be replaced
+        if (!take_open_token(tgid, now)) // keep the old view until it can be replaced
             return &v;
         const bool reopen_for_miss = missed && !stale;
         forget(tgid);
@@ -52,16 +54,34 @@ StackUnwinder::View* StackUnwinder::view_for(pid_t tgid, uint64_t ip, Clock::tim
         by_pid_[tgid] = lru_.begin();
         return &lru_.front();
     }
-    if (!take_open_token(now))
+    if (!take_open_token(tgid, now))
         return nullptr;
     lru_.push_front(View{tgid, ProcessSymbolizer::open(tgid), now, false});
     ++stats_.opens;
     by_pid_[tgid] = lru_.begin();
+    evict_beyond_limit();
+    return &lru_.front();
+}
+
+void StackUnwinder::evict_beyond_limit()
+{
+    // The least recently used first, prioritized processes only when nothing else is left.
+    for (auto it = lru_.end(); lru_.size() > limits_.processes && it != lru_.begin();) {
+        --it;
+        if (priority_.contains(it->tgid))
+            continue;
+        by_pid_.erase(it->tgid);
+        it = lru_.erase(it);
+    }
     while (lru_.size() > limits_.processes) {
         by_pid_.erase(lru_.back().tgid);
         lru_.pop_back();
     }
-    return &lru_.front();
+}
+
+void StackUnwinder::prioritize(std::set<pid_t> tgids)
+{
+    priority_ = std::move(tgids);
 }
 
 std::vector<uint64_t> StackUnwinder::unwind(pid_t tgid, const UserStackCopy& copy, Clock::time_point now)

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <list>
+#include <set>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +34,9 @@ public:
     std::vector<uint64_t> unwind(pid_t tgid, const UserStackCopy& copy, Clock::time_point now = Clock::now());
     // The process exited or exec'd: its view is stale.
     void forget(pid_t tgid);
+    // Processes whose stacks matter most (those whose growth sites are named): their views are opened whatever
+    // the open rate and evicted last. Replaces the previous set.
+    void prioritize(std::set<pid_t> tgids);
 
     struct Stats {
         uint64_t cfi = 0;           // unwound with call-frame information
@@ -50,11 +54,13 @@ private:
         bool reopened_for_miss = false; // one reopen per view when an address is outside every module (dlopen)
     };
     View* view_for(pid_t tgid, uint64_t ip, Clock::time_point now);
-    bool take_open_token(Clock::time_point now);
+    bool take_open_token(pid_t tgid, Clock::time_point now);
+    void evict_beyond_limit();
 
     UnwinderLimits limits_;
     std::list<View> lru_; // most recently used first
     std::unordered_map<pid_t, std::list<View>::iterator> by_pid_;
+    std::set<pid_t> priority_;
     double tokens_;
     Clock::time_point refilled_{};
     Stats stats_;
