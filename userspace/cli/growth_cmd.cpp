@@ -29,6 +29,7 @@ namespace {
 constexpr size_t kStacksPerSite = 3;    // the heaviest stacks shown per site
 constexpr int kDefaultAgentPort = 9756; // `memsight agent`'s default listen port
 constexpr int kAgentTimeoutMs = 10000;
+constexpr auto kDrainEvery = std::chrono::milliseconds(200);
 
 struct GrowthArgs {
     pid_t pid = 0;
@@ -97,22 +98,21 @@ int run_sampling(const GrowthArgs& a)
     };
     const auto started = std::chrono::steady_clock::now();
     const auto end = started + duration;
-    auto next_drain = started + std::chrono::seconds(1);
     bool exited = false;
     while (!stop.load() && std::chrono::steady_clock::now() < end) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        if (std::chrono::steady_clock::now() >= next_drain) {
-            drain(); // every second, so the in-kernel map never fills
-            next_drain += std::chrono::seconds(1);
-            if (::kill(a.pid, 0) != 0 && errno == ESRCH) {
-                exited = true;
-                break;
-            }
+        // As often as the agent: the copied fault stacks wait in a bounded ring until they are drained.
+        std::this_thread::sleep_for(kDrainEvery);
+        drain();
+        if (::kill(a.pid, 0) != 0 && errno == ESRCH) {
+            exited = true;
+            break;
         }
     }
     drain();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const auto counters = probes.counters();
+    // Of every process, not only this one: the BPF side and the ring are shared.
+    const uint64_t lost = counters.lost_stack_map + counters.lost_fault_stack_ring + counters.lost_fault_map_full;
     const uint64_t period = probes.fault_sample_period();
     const auto page = static_cast<uint64_t>(::getpagesize());
     const double bytes_per_sample = static_cast<double>(period * page);
@@ -135,19 +135,22 @@ int run_sampling(const GrowthArgs& a)
         by_site.resize(a.top);
 
     if (a.format == "json") {
-        nlohmann::ordered_json out = {{"version", 1},
-                                      {"source", "sampling"},
-                                      {"pid", a.pid},
-                                      {"comm", comm},
-                                      {"duration_seconds", seconds},
-                                      {"sample_period", period},
-                                      {"fault_source", probes.fault_source()},
-                                      {"page_size", page},
-                                      {"samples", total},
-                                      {"bytes", static_cast<double>(total) * bytes_per_sample},
-                                      {"lost_stack_map", counters.lost_stack_map},
-                                      {"process_exited", exited},
-                                      {"sites", nlohmann::ordered_json::array()}};
+        nlohmann::ordered_json out = {
+            {"version", 1},
+            {"source", "sampling"},
+            {"pid", a.pid},
+            {"comm", comm},
+            {"duration_seconds", seconds},
+            {"sample_period", period},
+            {"fault_source", probes.fault_source()},
+            {"page_size", page},
+            {"samples", total},
+            {"bytes", static_cast<double>(total) * bytes_per_sample},
+            {"lost_samples", lost},
+            {"stacks_unwound",
+             {{"cfi", counters.fault_stacks_cfi}, {"frame_pointer", counters.fault_stacks_frame_pointer}}},
+            {"process_exited", exited},
+            {"sites", nlohmann::ordered_json::array()}};
         for (const auto& s : by_site) {
             nlohmann::ordered_json site = {{"site", s.site},
                                            {"samples", s.samples},
@@ -173,9 +176,9 @@ int run_sampling(const GrowthArgs& a)
 
     std::printf("memsight growth: pid %d (%s), %.1f s of page-fault samples, one every %llu faults per CPU (%s)\n",
                 a.pid, comm.c_str(), seconds, static_cast<unsigned long long>(period), probes.fault_source().c_str());
-    std::printf("%llu samples, ~%s faulted in; %llu samples lost (stack map)%s\n",
+    std::printf("%llu samples, ~%s faulted in; %llu samples of all processes lost%s\n",
                 static_cast<unsigned long long>(total), mib(static_cast<double>(total) * bytes_per_sample).c_str(),
-                static_cast<unsigned long long>(counters.lost_stack_map), exited ? "; the process exited" : "");
+                static_cast<unsigned long long>(lost), exited ? "; the process exited" : "");
     if (by_site.empty()) {
         std::printf("no page-fault samples: pid %d touched no new memory, or less than one sample's worth (%s); try "
                     "a smaller --period or a longer --duration\n",

@@ -47,12 +47,18 @@ public:
     }
     uint64_t period() const { return probes_->fault_sample_period(); }
 
-    // Takes the samples since the last call; forgets processes not in `live`.
-    void update(const std::vector<analysis::ProcessView>& live)
+    // Takes the samples since the last call (often: the copied fault stacks wait in a bounded ring).
+    void drain()
     {
         const auto now = analysis::Clock::now();
         for (const auto& fs : probes_->drain_faults())
             sites_.add(static_cast<pid_t>(fs.tgid), fs.user_stack, fs.samples, now);
+    }
+    // Drains, and forgets processes not in `live`.
+    void update(const std::vector<analysis::ProcessView>& live)
+    {
+        drain();
+        const auto now = analysis::Clock::now();
         std::set<pid_t> pids;
         for (const auto& p : live)
             pids.insert(p.sample.pid);
@@ -163,8 +169,11 @@ int run_top(const TopArgs& a)
     const bool tty = ::isatty(STDOUT_FILENO);
     while (!stop.load()) {
         for (auto waited = std::chrono::milliseconds(0); waited < interval && !stop.load();
-             waited += std::chrono::milliseconds(50))
+             waited += std::chrono::milliseconds(50)) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            if (sites && waited.count() % 200 == 150)
+                sites->drain();
+        }
         if (stop.load())
             break;
         scanner.scan(table);
