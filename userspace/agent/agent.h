@@ -110,6 +110,7 @@ private:
     std::vector<analysis::HeapSite> heap_sites_;
     GrowthSiteNamer::Named growth_site_views_;
     uint64_t growth_site_samples_dropped_ = 0;
+    size_t growth_site_stacks_ = 0;
     size_t deep_running_ = 0;
     loader::AllocCounters deep_counters_{};      // sessions that ended
     loader::AllocCounters deep_counters_live_{}; // the running sessions

@@ -84,6 +84,7 @@ struct AgentSnapshot {
     std::vector<GrowthSite> growth_sites;
     std::vector<ContainerGrowthSite> container_growth_sites;
     uint64_t growth_site_samples_dropped = 0; // fault samples of stacks beyond the growth-site bound
+    size_t growth_site_stacks = 0;            // distinct (process, stack) pairs kept for growth sites
     double scan_seconds = 0;
     std::string version, kernel, libbpf;
     DeepTierView deep;

@@ -316,6 +316,8 @@ void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, s
     gauge("memsight_tracked_processes", "Processes in the agent's table.", d(s.tracked_processes));
     gauge("memsight_exported_processes", "Processes with per-process series.", d(s.processes.size()));
     gauge("memsight_tracked_containers", "Containers with per-container series.", d(s.containers.size()));
+    gauge("memsight_growth_site_stacks", "Distinct (process, fault stack) pairs kept for growth sites (at most 8192).",
+          d(s.growth_site_stacks));
     gauge("memsight_scan_duration_seconds", "Duration of the last /proc and cgroupfs pass.", s.scan_seconds);
     gauge("memsight_scrape_duration_seconds", "Time taken to build the previous scrape.", last_scrape_seconds);
 
