@@ -62,6 +62,7 @@ class Run:
     def __init__(self, wall, user, sys_, minflt, metric, counters=None):
         self.wall, self.user, self.sys, self.minflt, self.metric = wall, user, sys_, minflt, metric
         self.counters = counters or {}
+        self.bpf = None  # (run_time_ns, run_cnt) of the page-fault sampler during the run (--bpf-stats)
 
     @property
     def cpu(self):
@@ -216,6 +217,38 @@ def tail(path, lines=20):
             return "".join(f.readlines()[-lines:])
     except OSError:
         return ""
+
+
+FAULT_PROGRAMS = ("handle_fault_tp", "handle_fault_sample")
+
+
+def bpf_prog_time():
+    """(run_time_ns, run_cnt) summed over the loaded page-fault sampler programs (kernel.bpf_stats_enabled=1)."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise BenchError("--bpf-stats: bpftool prog show failed: %s" % out.stderr.strip())
+    ns = cnt = 0
+    for p in json.loads(out.stdout or "[]"):
+        if p.get("name") in FAULT_PROGRAMS:
+            ns += p.get("run_time_ns", 0)
+            cnt += p.get("run_cnt", 0)
+    return ns, cnt
+
+
+class BpfStats:
+    """kernel.bpf_stats_enabled on for the run, restored after."""
+
+    def __enter__(self):
+        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+            self.old = f.read().strip()
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+        return self
+
+    def __exit__(self, *exc):
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(self.old)
+        return False
 
 
 def full_agent_args(args):
@@ -407,6 +440,10 @@ def summarize(workload, runs_without, runs_with):
         "minflt_without": [r.minflt for r in runs_without],
         "minflt_with": [r.minflt for r in runs_with],
         "counters": summarize_counters(runs_without, runs_with),
+        # --bpf-stats: the page-fault sampler's own run time while the "with" run ran (any process's faults),
+        # per program run (= per fault) and as a fraction of the workload's CPU time.
+        "bpf_ns_per_run": [r.bpf[0] / r.bpf[1] if r.bpf and r.bpf[1] else None for r in runs_with],
+        "bpf_fraction_of_cpu": [r.bpf[0] / 1e9 / r.cpu if r.bpf and r.cpu > 0 else None for r in runs_with],
     }
 
 
@@ -444,6 +481,13 @@ def print_report(results, warnings, loads=(), out=sys.stdout):
                 name, event, c["median_without"], c["median_with"], c["ratio_of_medians"],
                 c["median_ratio"], ci_text(c["median_ratio_ci"]),
                 " ".join("%.3f" % x for x in c["ratios"])), file=out)
+    for name, r in results.items():
+        per_run = [x for x in r["bpf_ns_per_run"] if x is not None]
+        frac = [x for x in r["bpf_fraction_of_cpu"] if x is not None]
+        if per_run:
+            print("%-12s bpf page-fault sampler: median %.1f ns per fault, %.4f of the workload's CPU time "
+                  "(min %.4f, max %.4f)" % (name, statistics.median(per_run), statistics.median(frac), min(frac),
+                                            max(frac)), file=out)
     print("", file=out)
     for name, r in results.items():
         print("%-12s %s: median %.2f without, %.2f with (%s)" % (
@@ -504,6 +548,9 @@ def main():
                     help="also count %s of each workload run with `perf stat` (hardware "
                          "counters; instruction counts barely move with other load)"
                          % ",".join(PERF_EVENTS))
+    ap.add_argument("--bpf-stats", action="store_true",
+                    help="also measure the page-fault sampler's BPF run time during each 'with' run "
+                         "(sets kernel.bpf_stats_enabled=1 for the run; needs bpftool)")
     ap.add_argument("--perf", default="perf", help="perf binary for --perf-stat (default perf)")
     ap.add_argument("--agent-log", help="append agent output here (default: a temp file)")
     ap.add_argument("--json", help="also write the results to this JSON file")
@@ -519,6 +566,7 @@ def main():
     loads = []  # os.getloadavg() before the first rep and after each workload of each rep
     log_path = args.agent_log or tempfile.NamedTemporaryFile(
         prefix="memsight-overhead-agent-", suffix=".log", delete=False).name
+    stats = BpfStats().__enter__() if args.bpf_stats else None
     try:
         Agent(args, log_path, warnings)  # checks the --agent-cmd template before any run
         workloads = make_workloads(args)
@@ -535,7 +583,11 @@ def main():
                 if a_first:
                     a = w.run()
                 with Agent(args, log_path, warnings) as agent:
+                    before = bpf_prog_time() if args.bpf_stats else None
                     b = w.run()
+                    if before:
+                        after = bpf_prog_time()
+                        b.bpf = (after[0] - before[0], after[1] - before[1])
                     agent.check_alive("while %s ran" % w.name)
                 if not a_first:
                     a = w.run()
@@ -553,6 +605,10 @@ def main():
     except KeyboardInterrupt:
         print("overhead.py: interrupted", file=sys.stderr)
         return 130
+
+    finally:
+        if stats:
+            stats.__exit__(None, None, None)
 
     results = {w.name: summarize(w, *data[w.name]) for w in workloads}
     print_report(results, warnings, loads)
