@@ -76,6 +76,18 @@ TEST(SiteNamesRuntime, StdTemplatesInlinedIntoUserBinaryAreRuntime)
         is_runtime_frame(frame("std::_Hashtable<int, std::pair<int const, int>>::_M_insert_unique_node", kApp)));
 }
 
+TEST(SiteNamesRuntime, TemplateInstancesAreJudgedWithoutTheirReturnType)
+{
+    // The demangler puts a function template instance's return type first.
+    EXPECT_TRUE(is_runtime_frame(
+        frame("void std::vector<Record*, std::allocator<Record*> >::_M_realloc_insert<Record*>(__gnu_cxx::"
+              "__normal_iterator<Record**, std::vector<Record*, std::allocator<Record*> > >, Record*&&)",
+              kApp)));
+    EXPECT_TRUE(is_runtime_frame(frame("std::pair<int, int>* std::__new_allocator<int>::allocate<int>(int)", kApp)));
+    EXPECT_FALSE(is_runtime_frame(frame("int leak_template<int>(int)", kApp)));
+    EXPECT_FALSE(is_runtime_frame(frame("std::vector<int, std::allocator<int> > make_records<int>(int)", kApp)));
+}
+
 TEST(SiteNamesRuntime, UserFunctionsWithAllocatorLikeNamesAreNotRuntime)
 {
     // The malloc family is matched by exact name: functions that merely begin with such a name are user code.

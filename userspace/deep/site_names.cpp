@@ -18,6 +18,27 @@ bool starts_with_any(std::string_view s, std::initializer_list<std::string_view>
     return false;
 }
 
+// "void std::vector<T>::_M_realloc_insert<T>(...)" -> "std::vector<T>::_M_realloc_insert<T>(...)": the demangler
+// writes the return type of a function template instantiation first. The name starts after the last space that
+// is outside <> and before the parameter list.
+std::string_view without_return_type(std::string_view fn)
+{
+    int depth = 0;
+    size_t start = 0;
+    for (size_t i = 0; i < fn.size(); ++i) {
+        const char c = fn[i];
+        if (c == '<')
+            ++depth;
+        else if (c == '>')
+            --depth;
+        else if (c == '(' && depth == 0)
+            break;
+        else if (c == ' ' && depth == 0 && fn.substr(0, i) != "operator" && !fn.substr(0, i).ends_with("operator"))
+            start = i + 1;
+    }
+    return fn.substr(start);
+}
+
 } // namespace
 
 bool is_runtime_frame(const symbolize::Frame& f)
@@ -25,7 +46,7 @@ bool is_runtime_frame(const symbolize::Frame& f)
     if (starts_with_any(f.module, {"libc.so", "libc-", "libstdc++.so", "libjemalloc.so", "libtcmalloc", "libmimalloc",
                                    "ld-linux", "libgcc_s.so"}))
         return true;
-    const std::string_view fn = f.function;
+    const std::string_view fn = without_return_type(f.function);
     // Every probed function, by the exact name the symbolizer gives it (a static binary's own malloc too).
     if (find_hook_by_frame(fn) != nullptr)
         return true;
