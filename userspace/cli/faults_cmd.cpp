@@ -92,7 +92,7 @@ int run_faults(const FaultsArgs& a)
     spdlog::info("sampling page faults for {} ms{}", duration.count(),
                  a.pid ? " of pid " + std::to_string(a.pid) : std::string());
 
-    // Drain every second so the in-kernel maps never fill during long runs.
+    // Drain as often as the agent (200 ms): the copied fault stacks wait in a bounded ring until drained.
     std::map<uint32_t, std::vector<loader::FaultStack>> by_pid;
     std::map<uint32_t, std::string> comms;
     auto drain = [&] {
@@ -104,12 +104,12 @@ int run_faults(const FaultsArgs& a)
         }
     };
     const auto end = std::chrono::steady_clock::now() + duration;
-    auto next_drain = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    auto next_drain = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
     while (!stop.load() && std::chrono::steady_clock::now() < end) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         if (std::chrono::steady_clock::now() >= next_drain) {
             drain();
-            next_drain += std::chrono::seconds(1);
+            next_drain += std::chrono::milliseconds(200);
         }
     }
     drain();
