@@ -313,6 +313,21 @@ static __always_inline int copy_fault_stack(struct pt_regs *regs)
         off += chunk;
     }
     b->h.stack_len = off;
+
+    /* A uretprobe (the deep tier's, or anyone's) replaced the return address of each function it watches with
+     * the kernel's trampoline; put the original back into the copy, or the unwinder loses the caller. */
+    if (bpf_core_field_exists(task->utask)) {
+        struct return_instance *ri = BPF_CORE_READ(task, utask, return_instances);
+        for (int i = 0; i < 8 && ri; i++) {
+            const __u64 slot = BPF_CORE_READ(ri, stack); /* where the return address was */
+            if (slot >= sp && slot - sp <= MEMSIGHT_FAULT_STACK_MAX && slot - sp + 8 <= off) {
+                __u64 orig = BPF_CORE_READ(ri, orig_ret_vaddr);
+                __builtin_memcpy(b->stack + (slot - sp), &orig, sizeof(orig));
+            }
+            ri = BPF_CORE_READ(ri, next);
+        }
+    }
+
     __u64 size = sizeof(b->h) + off;
     if (size > sizeof(*b))
         return 0;

@@ -157,7 +157,9 @@ class GrowthFromTheAgent(unittest.TestCase):
                 self.assertIn("leak_one_record", [h["site"] for h in report["heap_sites"]])
                 cmp = report["comparison"]
                 self.assertEqual(cmp["heap_site"], "leak_one_record", cmp)
-                self.assertIn(cmp["agreement"], ("agree", "overlap", "differ"), cmp)
+                # The uretprobe on malloc hides malloc's caller behind the kernel's trampoline; the sampler puts
+                # the original return address back into the copied stack, so the two tiers name the same code.
+                self.assertEqual(cmp["agreement"], "agree", cmp)
                 self.assertEqual(cmp["growth_site"], report["sites"][0]["site"])
                 print(f"growth --agent on leaker: {cmp['text']}")
 
