@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include "agent/site_comparison.h"
 #include "memsight/version.h"
 #include "procfs/container.h"
 #include "procfs/proc_parse.h"
@@ -325,6 +326,11 @@ void Agent::end_session(size_t index, deep::EndReason why)
         spdlog::info("deep tier: {} session on {} ended ({})", escalated ? "escalated" : "the", who,
                      deep::end_reason_name(why));
     if (escalated) {
+        {
+            std::lock_guard lock(mu_); // growth_site_views_
+            spdlog::info("escalation: deep tier vs growth sites: {}",
+                         compare_sites(r.pid, r.top, growth_site_views_.processes).text);
+        }
         planner_.cool_down(r.key, analysis::Clock::now());
         if (profile_dir_) {
             const auto& esc = cfg_.escalation;
