@@ -1,6 +1,6 @@
 #include "cli/commands.h"
+#include "cli/fault_sampling.h"
 #include "deep/site_names.h"
-#include "loader/always_on.h"
 #include "symbolize/symbolizer.h"
 #include "util/error.h"
 
@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <map>
-#include <thread>
 
 namespace memsight::cli {
 namespace {
@@ -81,38 +80,22 @@ int run_faults(const FaultsArgs& a)
     if (a.pid && ::kill(a.pid, 0) != 0 && errno == ESRCH)
         throw UserError("no such process: " + std::to_string(a.pid));
     const auto duration = duration_arg(a.duration, "--duration");
-    const auto& stop = stop_flag();
 
-    loader::AlwaysOnOptions opts;
-    opts.lifecycle = false;
-    opts.oom = false;
-    opts.page_faults = true;
-    opts.fault_sample_period = a.period;
-    loader::AlwaysOnProbes probes(opts, [](const KernelEvent&) {});
+    const auto sampler = open_fault_sampler(a.period);
+    auto& probes = *sampler;
     spdlog::info("sampling page faults for {} ms{}", duration.count(),
                  a.pid ? " of pid " + std::to_string(a.pid) : std::string());
 
-    // Drain as often as the agent (200 ms): the copied fault stacks wait in a bounded ring until drained.
     std::map<uint32_t, std::vector<loader::FaultStack>> by_pid;
     std::map<uint32_t, std::string> comms;
-    auto drain = [&] {
-        for (auto& fs : probes.drain_faults()) {
+    sample_faults(probes, duration, [&](std::vector<loader::FaultStack>&& batch) {
+        for (auto& fs : batch) {
             if (a.pid && fs.tgid != static_cast<uint32_t>(a.pid))
                 continue;
             comms[fs.tgid] = fs.comm;
             by_pid[fs.tgid].push_back(std::move(fs));
         }
-    };
-    const auto end = std::chrono::steady_clock::now() + duration;
-    auto next_drain = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-    while (!stop.load() && std::chrono::steady_clock::now() < end) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        if (std::chrono::steady_clock::now() >= next_drain) {
-            drain();
-            next_drain += std::chrono::milliseconds(200);
-        }
-    }
-    drain();
+    });
     const auto counters = probes.counters();
 
     // Processes by samples, most first; without --pid the top 5.

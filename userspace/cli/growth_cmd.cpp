@@ -4,8 +4,8 @@
 #include "agent/site_comparison.h"
 #include "analysis/growth_sites.h"
 #include "cli/commands.h"
+#include "cli/fault_sampling.h"
 #include "export/metrics_text.h"
-#include "loader/always_on.h"
 #include "procfs/read_file.h"
 #include "symbolize/symbolizer.h"
 #include "util/error.h"
@@ -21,7 +21,6 @@
 #include <charconv>
 #include <cstdio>
 #include <set>
-#include <thread>
 
 namespace memsight::cli {
 namespace {
@@ -29,7 +28,6 @@ namespace {
 constexpr size_t kStacksPerSite = 3;    // the heaviest stacks shown per site
 constexpr int kDefaultAgentPort = 9756; // `memsight agent`'s default listen port
 constexpr int kAgentTimeoutMs = 10000;
-constexpr auto kDrainEvery = std::chrono::milliseconds(200);
 
 struct GrowthArgs {
     pid_t pid = 0;
@@ -73,42 +71,29 @@ int run_sampling(const GrowthArgs& a)
     if (duration.count() <= 0)
         throw UserError("--duration must be more than 0, got '" + a.duration + "'");
     std::string comm = comm_of(a.pid);
-    const auto& stop = stop_flag();
 
-    loader::AlwaysOnOptions opts;
-    opts.lifecycle = false;
-    opts.oom = false;
-    opts.page_faults = true;
-    opts.fault_sample_period = a.period;
-    loader::AlwaysOnProbes probes(opts, [](const KernelEvent&) {});
+    const auto sampler = open_fault_sampler(a.period);
+    auto& probes = *sampler;
     spdlog::info("sampling the page faults of pid {} for {} ms, one every {} faults per CPU", a.pid, duration.count(),
                  probes.fault_sample_period());
 
     // The same counts the agent keeps, over a window longer than the session.
     analysis::GrowthSites sites(duration + std::chrono::minutes(1));
-    const auto drain = [&] {
-        const auto now = analysis::Clock::now();
-        for (const auto& fs : probes.drain_faults()) {
-            if (fs.tgid != static_cast<uint32_t>(a.pid))
-                continue;
-            if (comm.empty())
-                comm = fs.comm;
-            sites.add(a.pid, fs.user_stack, fs.samples, now);
-        }
-    };
     const auto started = std::chrono::steady_clock::now();
-    const auto end = started + duration;
     bool exited = false;
-    while (!stop.load() && std::chrono::steady_clock::now() < end) {
-        // As often as the agent: the copied fault stacks wait in a bounded ring until they are drained.
-        std::this_thread::sleep_for(kDrainEvery);
-        drain();
-        if (::kill(a.pid, 0) != 0 && errno == ESRCH) {
-            exited = true;
-            break;
-        }
-    }
-    drain();
+    sample_faults(
+        probes, duration,
+        [&](std::vector<loader::FaultStack>&& batch) {
+            const auto now = analysis::Clock::now();
+            for (const auto& fs : batch) {
+                if (fs.tgid != static_cast<uint32_t>(a.pid))
+                    continue;
+                if (comm.empty())
+                    comm = fs.comm;
+                sites.add(a.pid, fs.user_stack, fs.samples, now);
+            }
+        },
+        [&] { return exited = ::kill(a.pid, 0) != 0 && errno == ESRCH; });
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const auto counters = probes.counters();
     // Of every process, not only this one: the BPF side and the ring are shared.

@@ -1,8 +1,8 @@
 #include "agent/growth_site_namer.h"
 #include "analysis/growth_sites.h"
 #include "analysis/proc_scanner.h"
+#include "cli/fault_sampling.h"
 #include "cli/commands.h"
-#include "loader/always_on.h"
 #include "util/error.h"
 
 #include <unistd.h>
@@ -36,15 +36,7 @@ constexpr size_t kSiteWidth = 28;
 class TopSites {
 public:
     // Loads the sampler; throws UserError (e.g. a missing capability) when it cannot.
-    explicit TopSites(uint64_t period) : sites_(kWindow)
-    {
-        loader::AlwaysOnOptions opts;
-        opts.lifecycle = false;
-        opts.oom = false;
-        opts.page_faults = true;
-        opts.fault_sample_period = period;
-        probes_ = std::make_unique<loader::AlwaysOnProbes>(opts, [](const KernelEvent&) {});
-    }
+    explicit TopSites(uint64_t period) : probes_(open_fault_sampler(period)), sites_(kWindow) {}
     uint64_t period() const { return probes_->fault_sample_period(); }
 
     // Takes the samples since the last call (often: the copied fault stacks wait in a bounded ring).
