@@ -31,7 +31,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from growth_site_accuracy import REPO, Agent, BenchError, dump_block_yaml, log, merge  # noqa: E402
+from bench_agent import Agent, BenchError, log  # noqa: E402
+from growth_site_accuracy import REPO, dump_block_yaml, merge  # noqa: E402
 
 CONFIGS = {
     "faults-off": {"kernel": {"page_faults": {"enabled": "false"}}},

@@ -32,15 +32,15 @@ import platform
 import re
 import select
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_agent import Agent, BenchError, log  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -51,20 +51,6 @@ FAMILIES = {
     "memsight_process_growth_bytes_per_second": "growth",
     "memsight_process_resident_bytes": "rss",  # summed over kind
 }
-
-
-class BenchError(Exception):
-    """The benchmark cannot run or cannot go on; the message says why."""
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- metrics
@@ -96,80 +82,6 @@ def parse_process_metrics(text, pids):
 def duration_text(seconds):
     """Seconds as a config duration: whole seconds, else milliseconds (the agent takes no fractions)."""
     return f"{seconds:.0f}s" if float(seconds).is_integer() else f"{seconds * 1000:.0f}ms"
-
-
-class Agent:
-    """`memsight agent --config FILE` on a free port, output in a log file."""
-
-    def __init__(self, memsight, workdir, interval, window):
-        self.port = free_port()
-        self.config_path = os.path.join(workdir, "memsight.yaml")
-        self.log_path = os.path.join(workdir, "agent.log")
-        # Every process exported (the corpus must be, whatever else runs); 1 s readings and a short
-        # growth window so that the run takes minutes, not hours. Escalation off: this measures the
-        # always-on detector, and escalated sessions would slow the leakers and write profile files.
-        self.config = (f"listen: 127.0.0.1:{self.port}\n"
-                       f"interval: {duration_text(interval)}\n"
-                       f"processes:\n"
-                       f"  top_by_rss: 10000\n"
-                       f"  top_by_growth: 10000\n"
-                       f"  growth_window: {duration_text(window)}\n"
-                       f"escalation:\n"
-                       f"  enabled: false\n")
-        with open(self.config_path, "w") as f:
-            f.write(self.config)
-        self.argv = [memsight, "agent", "--config", self.config_path]
-        self.proc = None
-        self.logf = None
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/metrics"
-
-    def log_tail(self, n=20):
-        try:
-            with open(self.log_path) as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return ""
-
-    def start(self, timeout=30):
-        self.logf = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.argv, stdout=self.logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"agent exited with status {self.proc.returncode} at start-up; "
-                                 f"last log lines:\n{self.log_tail()}")
-            try:
-                self.scrape()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise BenchError(f"agent did not serve {self.url} within {timeout} s; last log lines:\n{self.log_tail()}")
-
-    def scrape(self):
-        with urllib.request.urlopen(self.url, timeout=10) as r:
-            return r.read().decode()
-
-    def check_alive(self):
-        if self.proc.poll() is not None:
-            raise BenchError(f"agent exited with status {self.proc.returncode} during the run; "
-                             f"last log lines:\n{self.log_tail()}")
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                log("warning: agent ignored SIGTERM for 20 s; killing it")
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.logf.close()
 
 
 # --------------------------------------------------------------------------- corpus
@@ -284,7 +196,16 @@ def run_once(args, entries, memsight, run_index, seed):
     # A private copy of the binary: other people rebuild the tree while this runs for minutes.
     agent_bin = os.path.join(workdir, "memsight")
     shutil.copy2(memsight, agent_bin)
-    agent = Agent(agent_bin, workdir, args.interval, args.window)
+    # Every process exported (the corpus must be, whatever else runs); 1 s readings and a short growth window so
+    # that the run takes minutes, not hours. Escalation off: this measures the always-on detector, and escalated
+    # sessions would slow the leakers and write profile files.
+    agent = Agent(agent_bin, workdir, f"interval: {duration_text(args.interval)}\n"
+                                      f"processes:\n"
+                                      f"  top_by_rss: 10000\n"
+                                      f"  top_by_growth: 10000\n"
+                                      f"  growth_window: {duration_text(args.window)}\n"
+                                      f"escalation:\n"
+                                      f"  enabled: false\n")
     programs = [Program(e, args.corpus, int(args.duration) + 60, seed, workdir) for e in entries]
     try:
         agent.start()
@@ -426,7 +347,8 @@ def main():
                     help="also write every scrape per program to --json ([s since ready, suspicion, growth, rss])")
     ap.add_argument("--keep-logs", action="store_true", help="keep the agent's log and config and the programs' stderr (path printed)")
     ap.add_argument("--require-targets", action="store_true",
-                    help=f"exit 3 unless FP rate <= {TARGET_FP_RATE:.0%} and detection >= {TARGET_DETECTION:.0%}")
+                    help=f"exit 3 unless FP rate <= {TARGET_FP_RATE:.0%} and detection >= {TARGET_DETECTION:.0%}"
+                    .replace("%", "%%"))  # argparse formats help with %
     args = ap.parse_args()
 
     try:
