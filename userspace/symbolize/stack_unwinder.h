@@ -18,8 +18,11 @@
 namespace memsight::symbolize {
 
 struct UnwinderLimits {
-    size_t processes = 64;        // libdwfl views kept (least recently sampled evicted)
-    double opens_per_second = 20; // new views per second, at most (bursts of that size too)
+    // Measured with tests/bench/growth_sites_memory.py (docs/leak-detection.md): a view holds ~1 MiB and costs
+    // 4-9 ms to open, so these bound the unwinder at ~32 MiB and < 5% of a core; the processes whose growth sites
+    // are named (prioritize()) are opened regardless.
+    size_t processes = 32;       // libdwfl views kept (least recently sampled evicted)
+    double opens_per_second = 5; // new views per second, at most (bursts of that size too)
     std::chrono::seconds max_age{60}; // a view older than this is reopened (pid reuse, exec without an event)
 };
 
