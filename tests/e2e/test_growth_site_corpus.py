@@ -97,6 +97,24 @@ class GrowthSiteCorpus(unittest.TestCase):
             self.assertTrue(enough, f"fewer than {MIN_SAMPLES} samples for some program; {summary}")
             self.assertEqual(e2e.select(m, "memsight_deep_sessions")[0][1], 0)
 
+    def test_default_period_names_a_libc_first_touch_within_three_minutes(self):
+        """The issue's bar: escalation off, no deep session, the default sample period (1000), a leaker whose new
+        pages are first touched in glibc's malloc internals; the agent's metrics name its function within 3 min."""
+        config = "processes:\n  top_by_rss: 10000\nescalation:\n  enabled: false\n"
+        with e2e.Agent(config_text=config) as agent, \
+                e2e.running([e2e.scenario("site_malloc"), str(RATE_KIB)]) as (proc, pid):
+            started = time.time()
+            try:
+                agent.wait_for(lambda m: (top_sites(m, pid) or [("", 0)])[0][0] == "leak_parse_record",
+                               timeout=180, what="leak_parse_record as site_malloc's top growth site")
+            finally:
+                proc.stdout.close()
+                print(f"after {time.time() - started:.0f} s at the default period: "
+                      f"{describe('site_malloc', 'leak_parse_record', top_sites(agent.scrape(), pid))}")
+            m = agent.scrape()
+            self.assertEqual(e2e.select(m, "memsight_deep_sessions")[0][1], 0)
+            self.assertGreater(e2e.select(m, "memsight_fault_stacks_unwound_total", method="cfi")[0][1], 0)
+
 
 if __name__ == "__main__":
     e2e.main()
