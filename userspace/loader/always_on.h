@@ -17,7 +17,8 @@ namespace memsight::loader {
 
 // Faults per sample per CPU, chosen by measurement (docs/performance.md).
 inline constexpr uint64_t kDefaultFaultSamplePeriod = 1000;
-// Stack copied per sample: 8 KiB reached the leaking function in 99.4-99.8% of samples (the design doc above).
+// Stack copied per sample: 8 KiB reached the leaking function in 99.4-99.8% of samples
+// (docs/design/growth-site-unwinding.md).
 inline constexpr uint32_t kDefaultStackWindow = 8192;
 // The copies wait in this ring between drains (every poll of the agent's ring-buffer thread, <= 200 ms).
 inline constexpr uint32_t kFaultStackRingBytes = 8u << 20;
