@@ -12,8 +12,12 @@ PACKAGES=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev python3 prometheus util-linux curl
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev golang-go bpftrace
-  # the container image (a Debian base made by mmdebstrap) and the systemd unit booted in systemd-nspawn
+  # the container image (a Debian base made by mmdebstrap) and the systemd unit booted in systemd-nspawn;
+  # mmdebstrap also makes the Debian trixie root whose python3.13 the Python tests run in a chroot
   mmdebstrap systemd-container
+  # the Python tests: a real Django app served by Debian's gunicorn on Debian's /usr/bin/python3.11 (a statically
+  # linked CPython, unlike a shared-libpython python3 on PATH); binutils' readelf checks which build exports what
+  python3-django gunicorn binutils
 )
 # Installed with their Recommends: podman's networking (netavark, aardvark-dns, iptables), slirp4netns, catatonit.
 WITH_RECOMMENDS=(podman runc)
