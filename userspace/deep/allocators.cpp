@@ -72,43 +72,6 @@ std::string strip_deleted(const MapEntry& e)
     return e.deleted ? e.path.substr(0, e.path.size() - suffix.size()) : e.path;
 }
 
-struct HostFile {
-    std::string path;
-    struct stat st {};
-};
-
-// A path the agent can open for `m`, preferring <root>/PID/root/<path> (works across mount
-// namespaces) when it is still the mapped inode, else <root>/PID/map_files/<start>-<end>, a magic
-// link to the mapped file itself (works for deleted or replaced files, e.g. a libc upgraded under
-// a running process; needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE). The kernel follows it when a
-// uprobe is attached by path. nullopt (with `why`) when neither is reachable.
-std::optional<HostFile> host_file(const std::string& base, const MapEntry& m, std::string* why)
-{
-    HostFile in_root{base + "/root" + strip_deleted(m)};
-    int root_errno = 0;
-    const bool root_ok = !m.deleted && ::stat(in_root.path.c_str(), &in_root.st) == 0;
-    if (!root_ok)
-        root_errno = m.deleted ? ENOENT : errno;
-    if (root_ok && in_root.st.st_ino == m.inode)
-        return in_root;
-
-    std::array<char, 64> range{};
-    std::snprintf(range.data(), range.size(), "%" PRIx64 "-%" PRIx64, m.start, m.end);
-    HostFile mapped{base + "/map_files/" + range.data()};
-    if (::stat(mapped.path.c_str(), &mapped.st) == 0)
-        return mapped;
-    const int mapped_errno = errno;
-    // Inode differs from maps but the path exists (e.g. overlayfs reports the lower inode in maps):
-    // the file at the path is the best we have.
-    if (root_ok)
-        return in_root;
-    *why = "cannot open " + m.path + ": " + in_root.path + ": " + std::strerror(root_errno) + "; " + mapped.path +
-           ": " + std::strerror(mapped_errno);
-    if (root_errno == EACCES || root_errno == EPERM || mapped_errno == EACCES || mapped_errno == EPERM)
-        *why += " (another user's files through /proc/PID/root need CAP_SYS_PTRACE)";
-    return std::nullopt;
-}
-
 bool is_musl(const std::string& soname, const std::string& path)
 {
     const std::string base = std::filesystem::path(path).filename().string();
@@ -157,6 +120,38 @@ int resolution_rank(const AllocatorObject& o)
 }
 
 } // namespace
+
+// A path the agent can open for `m`, preferring <root>/PID/root/<path> (works across mount
+// namespaces) when it is still the mapped inode, else <root>/PID/map_files/<start>-<end>, a magic
+// link to the mapped file itself (works for deleted or replaced files, e.g. a libc upgraded under
+// a running process; needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE). The kernel follows it when a
+// uprobe is attached by path. nullopt (with `why`) when neither is reachable.
+std::optional<HostFile> host_file(const std::string& base, const MapEntry& m, std::string* why)
+{
+    HostFile in_root{base + "/root" + strip_deleted(m)};
+    int root_errno = 0;
+    const bool root_ok = !m.deleted && ::stat(in_root.path.c_str(), &in_root.st) == 0;
+    if (!root_ok)
+        root_errno = m.deleted ? ENOENT : errno;
+    if (root_ok && in_root.st.st_ino == m.inode)
+        return in_root;
+
+    std::array<char, 64> range{};
+    std::snprintf(range.data(), range.size(), "%" PRIx64 "-%" PRIx64, m.start, m.end);
+    HostFile mapped{base + "/map_files/" + range.data()};
+    if (::stat(mapped.path.c_str(), &mapped.st) == 0)
+        return mapped;
+    const int mapped_errno = errno;
+    // Inode differs from maps but the path exists (e.g. overlayfs reports the lower inode in maps):
+    // the file at the path is the best we have.
+    if (root_ok)
+        return in_root;
+    *why = "cannot open " + m.path + ": " + in_root.path + ": " + std::strerror(root_errno) + "; " + mapped.path +
+           ": " + std::strerror(mapped_errno);
+    if (root_errno == EACCES || root_errno == EPERM || mapped_errno == EACCES || mapped_errno == EPERM)
+        *why += " (another user's files through /proc/PID/root need CAP_SYS_PTRACE)";
+    return std::nullopt;
+}
 
 bool AllocatorObject::defines(std::string_view name) const
 {

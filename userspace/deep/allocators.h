@@ -7,9 +7,11 @@
 // offset) expect. Symbols are looked up for x86_64/aarch64 (LP64: operator new is _Znwm).
 #include "deep/alloc_hooks.h"
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +87,15 @@ ProcessAllocators detect_allocators(pid_t pid, const std::string& proc_root = "/
 // kind (HookKind::MallocFamily: the names `missing` is made of), or all of them.
 const std::vector<std::string>& hook_names(HookKind kind);
 const std::vector<std::string>& all_probe_names();
+
+// A path the agent can open for a file mapped in a process (`base` is "/proc/PID"): <base>/root/<path> when it
+// is still the mapped inode (works across mount namespaces), else <base>/map_files/<start>-<end>. nullopt, with a
+// one-line reason in `why`, when neither can be reached.
+struct HostFile {
+    std::string path;
+    struct stat st {};
+};
+std::optional<HostFile> host_file(const std::string& base, const MapEntry& m, std::string* why);
 
 // ELF helpers usable on any file. Symbols are defined FUNC/GNU_IFUNC symbols with a non-zero value
 // and global/weak binding, from .dynsym (default version preferred) then .symtab; the result

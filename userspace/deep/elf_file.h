@@ -25,6 +25,15 @@ public:
     // True when any symbol table holds a defined symbol with this exact name (any type or binding).
     bool has_symbol(const std::string& name) const;
     bool has_section(const std::string& name) const;
+    // A defined symbol of any type (data too: STT_OBJECT, STT_TLS excepted), .dynsym first then .symtab:
+    // its st_value and st_size. nullopt when no table defines it.
+    struct Symbol {
+        uint64_t vaddr = 0, size = 0;
+    };
+    std::optional<Symbol> find_any_symbol(const std::string& name) const;
+    // The virtual address the file's first PT_LOAD maps at file offset 0 (p_vaddr - p_offset): with the
+    // address where a process mapped file offset 0, gives the load bias of a shared object or PIE.
+    std::optional<uint64_t> vaddr_of_file_start() const;
     // Virtual address -> file offset through the PT_LOAD program headers (file-backed part only).
     std::optional<uint64_t> vaddr_to_offset(uint64_t vaddr) const;
     std::string soname() const; // DT_SONAME, empty if none

@@ -203,6 +203,36 @@ bool ElfFile::has_symbol(const std::string& name) const
     return false;
 }
 
+std::optional<ElfFile::Symbol> ElfFile::find_any_symbol(const std::string& name) const
+{
+    Elf* elf = elf_.get();
+    for (const auto& t : symbol_tables(elf)) {
+        for (size_t i = 1; i < t.count; ++i) {
+            GElf_Sym sym;
+            if (gelf_getsym(t.data, static_cast<int>(i), &sym) == nullptr || sym.st_name == 0 || !is_defined(sym) ||
+                GELF_ST_TYPE(sym.st_info) == STT_TLS)
+                continue;
+            const char* n = elf_strptr(elf, t.shdr.sh_link, sym.st_name);
+            if (n != nullptr && name == n)
+                return Symbol{sym.st_value, sym.st_size};
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<uint64_t> ElfFile::vaddr_of_file_start() const
+{
+    size_t n = 0;
+    if (elf_getphdrnum(elf_.get(), &n) != 0)
+        return std::nullopt;
+    for (size_t i = 0; i < n; ++i) {
+        GElf_Phdr ph;
+        if (gelf_getphdr(elf_.get(), static_cast<int>(i), &ph) != nullptr && ph.p_type == PT_LOAD)
+            return ph.p_vaddr - ph.p_offset; // program headers are sorted by p_vaddr (ELF spec)
+    }
+    return std::nullopt;
+}
+
 bool ElfFile::has_section(const std::string& name) const
 {
     Elf* elf = elf_.get();
