@@ -25,6 +25,7 @@ int main(int argc, char** argv)
     memsight::cli::add_growth_command(app, run);
     memsight::cli::add_leaks_command(app, run);
     memsight::cli::add_profile_command(app, run);
+    memsight::cli::add_pyheap_command(app, run);
     memsight::cli::add_version_command(app, run);
     try {
         app.parse(argc, argv);

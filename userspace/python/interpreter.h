@@ -1,0 +1,27 @@
+#pragma once
+// Finding the CPython interpreter in a process: the mapped object (the executable of a static build, or
+// libpython3.X.so) that defines _PyRuntime, where the process loaded it, its version and its layout.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "python/layout.h"
+#include "python/remote_memory.h"
+
+namespace memsight::python {
+
+struct Interpreter {
+    std::string object;       // path of the object as the process sees it
+    bool in_executable = false; // a statically linked interpreter (the executable defines _PyRuntime)
+    uint64_t runtime = 0;     // address of _PyRuntime in the process
+    uint64_t interp = 0;      // the first interpreter of _PyRuntime.interpreters (the newest; normally the main one)
+    Layout layout;
+};
+
+// Throws UserError with one line: "pid N is not a Python process (...)", "pid N: Python older than 3.11 ...",
+// "pid N: unsupported Python version 3.14.0 (...)", "pid N: Python 3.13.5 is a free-threaded build: not
+// supported", "pid N: the interpreter is not initialized yet", and the errors of RemoteMemory.
+Interpreter find_interpreter(pid_t pid, RemoteMemory& memory);
+
+} // namespace memsight::python
