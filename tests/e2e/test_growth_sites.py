@@ -54,8 +54,8 @@ class GrowthSites(unittest.TestCase):
             self.assertLess(ratio, 2.8, named)
             # No deep session was involved.
             self.assertEqual(e2e.select(m, "memsight_deep_sessions")[0][1], 0)
-            lost = e2e.select(m, "memsight_events_lost_total", reason="growth_site_stacks")
-            self.assertEqual(lost[0][1], 0)
+            # Its few stacks were all kept, whatever other processes on the host filled the table with.
+            self.assertNotIn("[stack not kept]", named)
 
     def test_names_the_growing_functions_of_a_container(self):
         cid = uuid.uuid4().hex + uuid.uuid4().hex

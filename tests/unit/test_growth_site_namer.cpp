@@ -52,7 +52,7 @@ TEST(GrowthSiteGroups, StacksOfAGoneProcessAreNamedByAddressAndKeepTheirCounts)
     EXPECT_EQ(named[0].samples, 7u);
     EXPECT_EQ(named[0].site, named[1].site);
     EXPECT_FALSE(named[0].site.empty());
-    EXPECT_EQ(named[2].site, "[unknown]"); // a lost stack
+    EXPECT_EQ(named[2].site, kNoStackSite); // a lost or folded stack
     const auto g = group_by_site(named);
     ASSERT_EQ(g.size(), 2u);
     EXPECT_EQ(g[0].samples, 9u);

@@ -51,21 +51,39 @@ TEST(GrowthSites, ProcessesThatAreGoneAreForgotten)
     EXPECT_EQ(g.stacks(), 1u);
 }
 
-TEST(GrowthSites, NewStacksBeyondTheBoundAreCountedAsDropped)
+TEST(GrowthSites, NewStacksBeyondTheBoundAreFoldedIntoTheProcesssEmptyStack)
 {
     GrowthSites g(5min, 2);
     g.add(10, {0x1}, 1, t0);
     g.add(10, {0x2}, 1, t0);
-    g.add(10, {0x3}, 6, t0); // a third distinct stack: dropped
+    g.add(10, {0x3}, 6, t0); // a third distinct stack: folded
     g.add(11, {0x1}, 2, t0); // so is a new process's
     g.add(10, {0x1}, 5, t0); // known stacks still count
-    EXPECT_EQ(g.dropped_samples(), 8u);
-    EXPECT_EQ(g.stacks(), 2u);
-    EXPECT_EQ(g.stacks_of(10)[0].samples, 6u);
-    EXPECT_TRUE(g.stacks_of(11).empty());
+    g.add(10, {0x4}, 1, t0); // folded into the same entry
+    EXPECT_EQ(g.folded_samples(), 9u);
+    EXPECT_EQ(g.stacks(), 4u); // two stacks and one folded entry per process
+    const auto of10 = g.stacks_of(10);
+    ASSERT_EQ(of10.size(), 3u);
+    EXPECT_TRUE(of10[0].ips.empty());
+    EXPECT_EQ(of10[0].samples, 7u);
+    EXPECT_EQ(of10[1].samples, 6u);
+    ASSERT_EQ(g.stacks_of(11).size(), 1u);
+    EXPECT_TRUE(g.stacks_of(11)[0].ips.empty());
     g.expire(t0 + 10min, {10, 11}); // room again once readings expire
     g.add(11, {0x1}, 2, t0 + 10min);
-    EXPECT_EQ(g.stacks_of(11).size(), 1u);
+    EXPECT_EQ(g.stacks_of(11)[0].ips, (std::vector<uint64_t>{0x1}));
+}
+
+TEST(GrowthSites, OneProcessCannotCrowdOutTheOthers)
+{
+    GrowthSites g(5min, 100, 2);
+    for (uint64_t ip = 1; ip <= 50; ++ip)
+        g.add(10, {ip}, 1, t0); // a compiler: many distinct stacks
+    g.add(11, {0x1}, 3, t0);
+    EXPECT_EQ(g.stacks_of(10).size(), 3u); // two kept, the rest folded
+    EXPECT_EQ(g.folded_samples(), 48u);
+    ASSERT_EQ(g.stacks_of(11).size(), 1u);
+    EXPECT_EQ(g.stacks_of(11)[0].ips, (std::vector<uint64_t>{0x1}));
 }
 
 } // namespace

@@ -202,7 +202,7 @@ void Agent::scan_once()
         std::lock_guard lock(mu_);
         containers_ = std::move(containers);
         growth_site_views_ = std::move(growth);
-        growth_site_samples_dropped_ = growth_sites_.dropped_samples();
+        growth_site_samples_folded_ = growth_sites_.folded_samples();
         growth_site_stacks_ = growth_sites_.stacks();
         scan_seconds_ = secs;
     }
@@ -457,7 +457,7 @@ analysis::AgentSnapshot Agent::snapshot() const
     s.scan_seconds = scan_seconds_;
     s.growth_sites = growth_site_views_.processes;
     s.container_growth_sites = growth_site_views_.containers;
-    s.growth_site_samples_dropped = growth_site_samples_dropped_;
+    s.growth_site_samples_folded = growth_site_samples_folded_;
     s.growth_site_stacks = growth_site_stacks_;
     s.deep = status_;
     s.deep.sessions = deep_running_;

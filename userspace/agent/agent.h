@@ -109,7 +109,7 @@ private:
     double scan_seconds_ = 0;
     std::vector<analysis::HeapSite> heap_sites_;
     GrowthSiteNamer::Named growth_site_views_;
-    uint64_t growth_site_samples_dropped_ = 0;
+    uint64_t growth_site_samples_folded_ = 0;
     size_t growth_site_stacks_ = 0;
     size_t deep_running_ = 0;
     loader::AllocCounters deep_counters_{};      // sessions that ended

@@ -46,7 +46,8 @@ std::vector<NamedStack> name_stacks(symbolize::ProcessSymbolizer* sym,
     for (const auto& s : stacks) {
         NamedStack n;
         n.frames = symbolize::symbolize_stack(sym, s.ips);
-        n.site = deep::site_name(n.frames);
+        // No stack: the kernel could not take it, or the growth-site table folded it (GrowthSites).
+        n.site = s.ips.empty() ? std::string(kNoStackSite) : deep::site_name(n.frames);
         n.samples = s.samples;
         out.push_back(std::move(n));
     }

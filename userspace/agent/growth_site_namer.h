@@ -10,10 +10,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace memsight::agent {
+
+// The site of samples without a stack.
+inline constexpr std::string_view kNoStackSite = "[stack not kept]";
 
 // One sampled stack of a process, symbolized and named by its growth site.
 struct NamedStack {

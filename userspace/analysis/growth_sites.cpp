@@ -11,14 +11,15 @@ void GrowthSites::add(pid_t pid, const std::vector<uint64_t>& stack, uint64_t sa
     auto& stacks = by_pid_[pid];
     auto it = stacks.find(stack);
     if (it == stacks.end()) {
-        if (count_ >= max_stacks_) {
-            dropped_ += samples;
-            if (stacks.empty())
-                by_pid_.erase(pid);
-            return;
+        const bool full = count_ >= max_stacks_ || stacks.size() >= max_per_process_;
+        if (full) {
+            folded_ += samples;
+            it = stacks.try_emplace(std::vector<uint64_t>{}).first;
+        } else {
+            it = stacks.emplace(stack, Readings{}).first;
         }
-        it = stacks.emplace(stack, Readings{}).first;
-        ++count_;
+        if (it->second.empty())
+            ++count_;
     }
     it->second.emplace_back(now, samples);
 }

@@ -17,12 +17,17 @@ namespace memsight::analysis {
 
 class GrowthSites {
 public:
-    // Distinct (process, stack) pairs kept at most; samples of new pairs beyond it are counted as dropped.
-    // 8192 x (up to 64 frames + one reading per scan in the window) is at most ~9 MiB at the defaults.
+    // Distinct (process, stack) pairs kept at most, and per process, so that one process with many stacks (a
+    // compiler) cannot crowd out the others. The samples of a new stack beyond either bound are not lost: they are
+    // folded into the process's empty stack (named "[stack not kept]") and counted in folded_samples().
+    // 8192 x (up to 64 frames + one reading per scan in the window) is at most ~9 MiB at the defaults, plus one
+    // folded entry per process.
     static constexpr size_t kDefaultMaxStacks = 8192;
+    static constexpr size_t kDefaultMaxStacksPerProcess = 512;
 
-    explicit GrowthSites(Clock::duration window, size_t max_stacks = kDefaultMaxStacks)
-        : window_(window), max_stacks_(max_stacks)
+    explicit GrowthSites(Clock::duration window, size_t max_stacks = kDefaultMaxStacks,
+                         size_t max_per_process = kDefaultMaxStacksPerProcess)
+        : window_(window), max_stacks_(max_stacks), max_per_process_(max_per_process)
     {
     }
 
@@ -37,14 +42,15 @@ public:
     };
     std::vector<Stack> stacks_of(pid_t pid) const; // most samples first
     size_t stacks() const { return count_; }
-    uint64_t dropped_samples() const { return dropped_; }
+    uint64_t folded_samples() const { return folded_; }
 
 private:
     using Readings = std::deque<std::pair<Clock::time_point, uint64_t>>;
     Clock::duration window_;
     size_t max_stacks_;
+    size_t max_per_process_;
     size_t count_ = 0;
-    uint64_t dropped_ = 0;
+    uint64_t folded_ = 0;
     std::map<pid_t, std::map<std::vector<uint64_t>, Readings>> by_pid_;
 };
 

@@ -83,7 +83,7 @@ struct AgentSnapshot {
     uint64_t event_queue_full = 0; // kernel events dropped because the agent fell behind applying them
     std::vector<GrowthSite> growth_sites;
     std::vector<ContainerGrowthSite> container_growth_sites;
-    uint64_t growth_site_samples_dropped = 0; // fault samples of stacks beyond the growth-site bound
+    uint64_t growth_site_samples_folded = 0; // fault samples whose stack the growth-site table did not keep
     size_t growth_site_stacks = 0;            // distinct (process, stack) pairs kept for growth sites
     double scan_seconds = 0;
     std::string version, kernel, libbpf;

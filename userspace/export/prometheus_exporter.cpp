@@ -297,7 +297,7 @@ void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, s
     lost.add({{"reason", "fault_stack_ring"}}, d(c.lost_fault_stack_ring));
     lost.add({{"reason", "malformed"}}, d(c.malformed_records));
     lost.add({{"reason", "event_queue_full"}}, d(s.event_queue_full));
-    lost.add({{"reason", "growth_site_stacks"}}, d(s.growth_site_samples_dropped));
+    lost.add({{"reason", "growth_site_stacks"}}, d(s.growth_site_samples_folded));
     lost.into(out);
 
     Family unwound("memsight_fault_stacks_unwound_total",
@@ -316,7 +316,7 @@ void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, s
     gauge("memsight_tracked_processes", "Processes in the agent's table.", d(s.tracked_processes));
     gauge("memsight_exported_processes", "Processes with per-process series.", d(s.processes.size()));
     gauge("memsight_tracked_containers", "Containers with per-container series.", d(s.containers.size()));
-    gauge("memsight_growth_site_stacks", "Distinct (process, fault stack) pairs kept for growth sites (at most 8192).",
+    gauge("memsight_growth_site_stacks", "Distinct (process, fault stack) pairs kept for growth sites (at most 8192, plus one folded per process).",
           d(s.growth_site_stacks));
     gauge("memsight_scan_duration_seconds", "Duration of the last /proc and cgroupfs pass.", s.scan_seconds);
     gauge("memsight_scrape_duration_seconds", "Time taken to build the previous scrape.", last_scrape_seconds);
