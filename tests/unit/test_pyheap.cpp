@@ -39,7 +39,9 @@ TEST(PythonLayout, TableFor311)
     EXPECT_EQ(l.ascii_object_size, 48u); // 3.11 still has wstr
     ASSERT_EQ(l.gc_lists.size(), 4u);
     EXPECT_EQ(l.gc_lists.front().name, "permanent"); // oldest first
-    EXPECT_EQ(l.gc_lists.back().offset, 24u);        // generation 0
+    EXPECT_EQ(l.gc_lists.back().offset, 0u);         // generation 0, at the generation0 pointer
+    EXPECT_TRUE(l.gc_lists.back().from_generation0);
+    EXPECT_FALSE(l.gc_lists.front().from_generation0);
 }
 
 TEST(PythonLayout, TableFor312)

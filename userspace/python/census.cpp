@@ -199,9 +199,10 @@ void Walker::check_heads(const std::vector<uint64_t>& heads)
         bool ok = id && *id >= 0 && *id < (1 << 20);
         for (uint64_t h : heads) {
             uint64_t head[2] = {0, 0}, next[2] = {0, 0};
-            ok = ok && mem_.read(h, head, sizeof head) && plausible_pointer(head[0] & ~kTagBits);
-            if (ok && (head[0] & ~kTagBits) != h)
-                ok = mem_.read(head[0] & ~kTagBits, next, sizeof next) && (next[1] & ~kTagBits) == h;
+            ok = ok && mem_.read(h, head, sizeof head);
+            if (ok && (head[0] & ~kTagBits) != h) // not empty: the first node must link back to the head
+                ok = plausible_pointer(head[0] & ~kTagBits) && mem_.read(head[0] & ~kTagBits, next, sizeof next) &&
+                     (next[1] & ~kTagBits) == h;
         }
         if (ok)
             return;
@@ -285,11 +286,16 @@ Census Walker::run()
     Census c;
     c.at = std::chrono::steady_clock::now();
     const uint64_t gc = in_.interp + l_.interp_gc;
+    const auto generation0 = mem_.read_value<uint64_t>(gc + l_.gc_generation0);
+    if (!generation0 || *generation0 < gc || *generation0 >= gc + l_.gc_state_size)
+        throw UserError("pid " + std::to_string(mem_.pid()) + ": Python " + version_text(l_.version_hex) +
+                        ": the GC state's generation0 pointer is not inside it (layout: " + l_.source +
+                        "): this build is not supported");
     std::vector<uint64_t> head_addrs;
     std::unordered_set<uint64_t> heads;
     for (const auto& list : l_.gc_lists) {
-        head_addrs.push_back(gc + list.offset);
-        heads.insert(gc + list.offset);
+        head_addrs.push_back((list.from_generation0 ? *generation0 : gc) + list.offset);
+        heads.insert(head_addrs.back());
     }
     check_heads(head_addrs);
 

@@ -14,13 +14,17 @@ uint32_t minor_of(uint32_t hex)
     return (hex >> 16) & 0xff;
 }
 
-// CPython 3.11-3.13 keep three generations and a permanent one (frozen by gc.freeze()) in the same place of
-// struct _gc_runtime_state: generations[3] at 24, 24 bytes each (PyGC_Head + threshold + count), permanent at
-// 104. (3.13's betas had an incremental collector with young/old lists; 3.13.0 went back to three
+// CPython 3.11-3.13 keep three generations and a permanent one (frozen by gc.freeze()) in struct
+// _gc_runtime_state: generations[3], 24 bytes each (PyGC_Head + threshold + count), found through the
+// `generation0` pointer at 96 (at 24 in the headers of 3.11.7-3.13.0, at 20 in Debian's 3.13.5 build), and
+// the permanent generation at 104. (3.13's betas had an incremental collector with young/old lists; 3.13.0 went back to three
 // generations, and the incremental one shipped in 3.14, which is not supported yet.)
 std::vector<GcList> three_generations()
 {
-    return {{"permanent", 104}, {"generation 2", 24 + 2 * 24}, {"generation 1", 24 + 24}, {"generation 0", 24}};
+    return {{"permanent", 104, false},
+            {"generation 2", 2 * 24, true},
+            {"generation 1", 24, true},
+            {"generation 0", 0, true}};
 }
 constexpr uint64_t kGcCollecting = 200;   // _gc_runtime_state.collecting, 3.11-3.13
 constexpr uint64_t kGcStateSize = 240;    // sizeof(struct _gc_runtime_state), 3.11-3.13 with the GIL
@@ -81,7 +85,10 @@ uint64_t u64_at(std::span<const uint8_t> bytes, size_t offset)
 std::variant<Layout, LayoutError> from_debug_offsets_313(uint32_t version_hex, std::span<const uint8_t> b)
 {
     const std::string v = version_text(version_hex);
-    if (b.size() < debug313::end || std::memcmp(b.data(), "xdebugpy", 8) != 0)
+    if (b.size() < debug313::end)
+        return LayoutError{"Python " + v + ": only " + std::to_string(b.size()) + " bytes of _PyRuntime read, " +
+                           std::to_string(debug313::end) + " needed"};
+    if (std::memcmp(b.data(), "xdebugpy", 8) != 0)
         return LayoutError{"Python " + v + ": _PyRuntime does not start with _Py_DebugOffsets (cookie 'xdebugpy')"};
     const uint64_t published = u64_at(b, debug313::version);
     if ((published >> 16) != (version_hex >> 16))

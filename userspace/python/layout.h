@@ -17,8 +17,11 @@ namespace memsight::python {
 
 // A GC list head (a PyGC_Head whose _gc_next/_gc_prev link the tracked objects) inside the GC state.
 struct GcList {
-    std::string name;   // "generation 2", "permanent"
-    uint64_t offset = 0; // from the start of the interpreter's GC state
+    std::string name;    // "generation 2", "permanent"
+    uint64_t offset = 0; // from the start of the interpreter's GC state, or from generations[0] (see below)
+    // The generations are found through the GC state's own `generation0` pointer (PyGC_Head *, pointing at
+    // generations[0].head): Debian's 3.13.5 keeps them 4 bytes before where 3.13.0's headers put them.
+    bool from_generation0 = false;
 };
 
 struct Layout {
@@ -29,6 +32,8 @@ struct Layout {
     uint64_t interp_id = 0;                 // PyInterpreterState.id (int64)
     uint64_t interp_gc = 0;                 // PyInterpreterState.gc (struct _gc_runtime_state)
     uint64_t gc_collecting = 0;             // _gc_runtime_state.collecting (int)
+    uint64_t gc_generation0 = 96;           // _gc_runtime_state.generation0 (PyGC_Head *)
+    uint64_t gc_state_size = 240;           // sizeof(struct _gc_runtime_state)
     std::vector<GcList> gc_lists;           // oldest first: the order the census walks them
 
     uint64_t gc_head_size = 16; // sizeof(PyGC_Head): the object follows its header
@@ -56,7 +61,7 @@ struct LayoutError {
 };
 
 // The bytes needed from the start of _PyRuntime to pick a 3.13+ layout (the _Py_DebugOffsets header and fields).
-constexpr size_t kDebugOffsetsBytes = 512;
+constexpr size_t kDebugOffsetsBytes = 1024;
 
 // The layout of the interpreter whose Py_Version is `version_hex`; `runtime_start` holds the first bytes of its
 // _PyRuntime (at least kDebugOffsetsBytes for 3.13+, may be empty for older versions).
