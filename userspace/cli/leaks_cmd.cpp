@@ -1,12 +1,15 @@
 #include "cli/commands.h"
 #include "cli/deep_run.h"
 #include "deep/governor.h"
+#include "python/census.h"
 #include "util/error.h"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <memory>
+#include <optional>
 
 namespace memsight::cli {
 namespace {
@@ -34,6 +37,85 @@ std::string human(double bytes)
     char buf[32];
     std::snprintf(buf, sizeof(buf), u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
     return buf;
+}
+
+// The Python side of a session on a CPython process: a heap census before the session and one after, so that the
+// report names the classes whose live instances grew (docs/python.md).
+struct PythonSide {
+    std::unique_ptr<python::RemoteMemory> memory;
+    python::Interpreter interpreter;
+    python::Census first, last;
+    std::vector<python::TypeDelta> growth; // types whose live count grew, most grown bytes first
+};
+
+// nullopt, silently, for a process that is not Python; one warning line when it is but cannot be read.
+std::optional<PythonSide> start_python_side(pid_t pid)
+{
+    try {
+        PythonSide p;
+        p.memory = std::make_unique<python::RemoteMemory>(pid);
+        p.interpreter = python::find_interpreter(pid, *p.memory);
+        p.first = python::take_census(*p.memory, p.interpreter);
+        return p;
+    } catch (const UserError& e) {
+        if (std::string_view(e.what()).find("is not a Python process") == std::string_view::npos)
+            spdlog::warn("python: no census: {}", e.what());
+        return std::nullopt;
+    }
+}
+
+void finish_python_side(std::optional<PythonSide>& p)
+{
+    if (!p)
+        return;
+    try {
+        p->memory->refresh_maps();
+        p->last = python::take_census(*p->memory, p->interpreter);
+        for (auto& d : python::diff(p->first, p->last))
+            if (d.count_delta > 0)
+                p->growth.push_back(std::move(d));
+    } catch (const UserError& e) { // the process exited during the session
+        spdlog::warn("python: no closing census: {}", e.what());
+        p.reset();
+    }
+}
+
+nlohmann::ordered_json python_json(const PythonSide& p, size_t top)
+{
+    nlohmann::ordered_json j;
+    j["version"] = python::version_text(p.interpreter.layout.version_hex);
+    j["census_span_seconds"] = std::chrono::duration<double>(p.last.at - p.first.at).count();
+    j["objects"] = p.last.objects;
+    j["skipped_objects"] = p.first.skipped_objects + p.last.skipped_objects;
+    auto& types = j["growing_types"] = nlohmann::ordered_json::array();
+    for (size_t i = 0; i < p.growth.size() && i < top; ++i) {
+        const auto& d = p.growth[i];
+        types.push_back({{"type", d.type},
+                         {"count", d.count_last},
+                         {"count_at_start", d.count_first},
+                         {"count_delta", d.count_delta},
+                         {"count_per_s", d.count_per_s},
+                         {"bytes", d.bytes_last},
+                         {"bytes_per_s", d.bytes_per_s}});
+    }
+    return j;
+}
+
+void print_python(const PythonSide& p, size_t top)
+{
+    std::printf("\nPython %s: %llu GC-tracked objects; classes whose live instances grew over %.1f s (census at the "
+                "start and the end):\n",
+                python::version_text(p.interpreter.layout.version_hex).c_str(),
+                static_cast<unsigned long long>(p.last.objects),
+                std::chrono::duration<double>(p.last.at - p.first.at).count());
+    if (p.growth.empty())
+        std::printf("  none\n");
+    for (size_t i = 0; i < p.growth.size() && i < top; ++i) {
+        const auto& d = p.growth[i];
+        std::printf("  %-40s %10llu live (+%lld, %.1f/s)  %s (+%s/s)\n", d.type.c_str(),
+                    static_cast<unsigned long long>(d.count_last), static_cast<long long>(d.count_delta),
+                    d.count_per_s, human(static_cast<double>(d.bytes_last)).c_str(), human(d.bytes_per_s).c_str());
+    }
 }
 
 const char* kCounterNames[] = {
@@ -163,12 +245,20 @@ int run_leaks(const LeaksArgs& a)
     o.interval = duration_arg(a.interval, "--interval");
     o.min_age = duration_arg(a.min_age, "--min-age");
     o.overhead_budget = budget_arg(a.overhead_budget, "--overhead-budget");
+    auto py = a.targets.pid ? start_python_side(a.targets.pid) : std::nullopt;
     DeepRun run = run_deep_session(a.targets, o);
+    finish_python_side(py);
     const auto sites = run.driver->report();
-    if (a.format == "json")
-        std::printf("%s\n", to_json(run, sites, a).dump(2).c_str());
-    else
+    if (a.format == "json") {
+        auto j = to_json(run, sites, a);
+        if (py)
+            j["python"] = python_json(*py, a.top);
+        std::printf("%s\n", j.dump(2).c_str());
+    } else {
         print_text(run, sites, a);
+        if (py)
+            print_python(*py, a.top);
+    }
     return 0;
 }
 
