@@ -242,9 +242,9 @@ Walker::Walk Walker::walk_list(uint64_t head, const std::unordered_set<uint64_t>
             return w;
         }
         size_t got = want;
-        if (!mem_.read(node, buf.data(), got)) {
+        if (!mem_.read_cached(node, buf.data(), got)) {
             got = l_.gc_head_size + l_.ob_type + 8; // a small object at the end of a mapping
-            if (!mem_.read(node, buf.data(), got)) {
+            if (!mem_.read_cached(node, buf.data(), got)) {
                 w.why = "an object is unreadable (freed?)";
                 return w;
             }
@@ -304,7 +304,6 @@ Census Walker::run()
         std::unordered_set<uint64_t> others = heads;
         others.erase(head_addrs[i]);
         Walk best;
-        int walks = 0;
         for (int attempt = 0; attempt < options_.attempts; ++attempt) {
             if (attempt > 0) {
                 ++c.retries;
@@ -314,7 +313,7 @@ Census Walker::run()
                 best.why = "the target's GC was collecting";
                 continue;
             }
-            ++walks;
+            mem_.clear_cache(); // a retry reads afresh
             Walk w = walk_list(head_addrs[i], others);
             const bool done = w.complete;
             if (done || w.objects + w.skipped >= best.objects + best.skipped)

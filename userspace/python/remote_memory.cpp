@@ -65,6 +65,33 @@ bool RemoteMemory::read(uint64_t addr, void* out, size_t len)
     return false;
 }
 
+bool RemoteMemory::read_cached(uint64_t addr, void* out, size_t len)
+{
+    const uint64_t start = addr & ~(kBlock - 1);
+    if (len == 0 || addr + len > start + kBlock) // crosses a block: read it directly
+        return read(addr, out, len);
+    if (cache_.empty())
+        cache_.resize(kBlocks);
+    Block& b = cache_[(start / kBlock) % kBlocks];
+    if (b.start != start) {
+        b.bytes.resize(kBlock);
+        // Mappings are page-aligned, so the whole block is readable when the wanted bytes are.
+        if (!read(start, b.bytes.data(), kBlock)) {
+            b.start = UINT64_MAX;
+            return false;
+        }
+        b.start = start;
+    }
+    std::memcpy(out, b.bytes.data() + (addr - start), len);
+    return true;
+}
+
+void RemoteMemory::clear_cache()
+{
+    for (auto& b : cache_)
+        b.start = UINT64_MAX;
+}
+
 std::optional<std::string> RemoteMemory::read_cstring(uint64_t addr, size_t max_len)
 {
     std::string out;

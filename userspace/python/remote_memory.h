@@ -31,6 +31,11 @@ public:
             return std::nullopt;
         return v;
     }
+    // As read(), through a cache of whole 4 KiB blocks: objects that are neighbours in a GC list are mostly
+    // neighbours in memory (pymalloc pools), so one process_vm_readv serves tens of them. What it returns may be
+    // as old as the last clear_cache(): callers that follow links check them (a GC list's back links).
+    bool read_cached(uint64_t addr, void* out, size_t len);
+    void clear_cache();
     // A NUL-terminated string of at most max_len bytes (read in chunks that stop at the mapping's end);
     // nullopt when unreadable or not terminated within max_len.
     std::optional<std::string> read_cstring(uint64_t addr, size_t max_len = 256);
@@ -45,6 +50,14 @@ private:
     pid_t pid_;
     std::vector<Range> ranges_; // sorted, merged
     uint64_t reads_ = 0, failed_reads_ = 0;
+
+    static constexpr uint64_t kBlock = 4096;
+    static constexpr size_t kBlocks = 1024; // 4 MiB, direct-mapped by block number
+    struct Block {
+        uint64_t start = UINT64_MAX; // block address, UINT64_MAX when empty
+        std::vector<uint8_t> bytes;
+    };
+    std::vector<Block> cache_;
 };
 
 } // namespace memsight::python
