@@ -1,6 +1,7 @@
 #include "python/remote_memory.h"
 
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,8 +22,12 @@ void RemoteMemory::refresh_maps()
 {
     const std::string path = "/proc/" + std::to_string(pid_) + "/maps";
     const auto text = procfs::read_file(path);
-    if (!text)
-        throw UserError("no such process: " + std::to_string(pid_) + " (cannot read " + path + ")");
+    if (!text) {
+        const int err = errno;
+        if (::access(("/proc/" + std::to_string(pid_)).c_str(), F_OK) != 0)
+            throw UserError("no such process: " + std::to_string(pid_));
+        throw UserError("cannot read " + path + ": " + std::strerror(err));
+    }
     ranges_.clear();
     for (const auto& e : deep::parse_maps(*text)) {
         if (e.perms.empty() || e.perms[0] != 'r' || e.path == "[vvar]" || e.path == "[vsyscall]")
