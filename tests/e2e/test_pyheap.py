@@ -3,8 +3,7 @@
 Runs tests/scenarios/python/leak_class.py (a handle_request() that appends 200 Session objects a second to a
 module-level list) under every interpreter build found here: pyenv's python3 (3.11, shared libpython), Debian's
 /usr/bin/python3.11 (static, in the executable), pyenv's 3.12 / 3.13 when installed, and Debian trixie's 3.13 in a
-chroot when the root exists (tests/scenarios/python/make_trixie_root.sh; $MEMSIGHT_TRIXIE_ROOT, default
-/var/tmp/memsight-trixie-root). Checks the leaking class's count against the program's own, its growth rate,
+chroot (the root the ctest fixture makes, python_builds.py; a missing root fails the test). Checks the leaking class's count against the program's own, its growth rate,
 and, with the target stopped, every type name and count against the program's own gc.get_objects() census.
 """
 import json
@@ -14,10 +13,10 @@ import subprocess
 import unittest
 
 import memsight_e2e as e2e
+import python_builds
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "scenarios", "python", "leak_class.py")
-TRIXIE = os.environ.get("MEMSIGHT_TRIXIE_ROOT", "/var/tmp/memsight-trixie-root")
 RATE = 200  # Session objects a second
 # Every collection untracks the tuples and dicts that hold only atomic values, so their counts move between the
 # census (target stopped) and the program's own one (after SIGCONT, while its thread keeps allocating).
@@ -35,10 +34,9 @@ def interpreters():
                         ("pyenv 3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13")):
         if os.access(path, os.X_OK):
             found.append((label, [path], SCRIPT))
-    if os.path.exists(os.path.join(TRIXIE, ".complete")):
-        os.makedirs(os.path.join(TRIXIE, "tmp", "memsight-pyheap"), exist_ok=True)
-        shutil.copy(SCRIPT, os.path.join(TRIXIE, "tmp", "memsight-pyheap", "leak_class.py"))
-        found.append(("trixie 3.13 in chroot", ["chroot", TRIXIE, "python3"], "/tmp/memsight-pyheap/leak_class.py"))
+    # Trixie's 3.13 in its own root, made by the ctest fixture: a missing root fails the test, it is not skipped.
+    found.append(("trixie 3.13 in chroot", ["chroot", python_builds.trixie_root(), "python3"],
+                  python_builds.install_in_trixie_root(SCRIPT)))
     return found
 
 

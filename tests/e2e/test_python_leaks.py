@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""`memsight leaks --pid P` on a CPython process names, besides the native sites, the class whose live instances
+grow, with their count: on each CPython build of python_builds.py (shared and static 3.11, trixie's 3.13 in its
+own root), tests/scenarios/python/leak_class.py leaks Session objects at a known rate and counts them itself."""
+
+import json
+import os
+import subprocess
+import unittest
+
+import memsight_e2e as e2e
+import python_builds
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scenarios", "python", "leak_class.py")
+RATE = 200  # Session objects a second
+
+
+class PythonLeaks(unittest.TestCase):
+    def leaks_on(self, build):
+        proc = subprocess.Popen(python_builds.argv(build, SCRIPT, str(RATE), "1000"), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            ready = proc.stdout.readline().split()
+            self.assertEqual(ready[:1], ["ready"], f"{build}: leak_class.py did not start")
+            pid = int(ready[1])
+            r = subprocess.run([e2e.MEMSIGHT, "leaks", "--pid", str(pid), "--duration", "6s", "--format", "json"],
+                               capture_output=True, text=True, timeout=120)
+            proc.stdin.write("sessions\n")
+            proc.stdin.flush()
+            truth = int(proc.stdout.readline().split()[1])
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=10)
+            proc.stdout.close()
+        self.assertEqual(r.returncode, 0, f"{build}: {r.stderr}")
+        report = json.loads(r.stdout)
+        self.assertIn("python", report, f"{build}: no Python section; stderr: {r.stderr}")
+        py = report["python"]
+        grown = py["growing_types"]
+        print(f"{build}: Python {py['version']}, {py['objects']} objects; top growing: "
+              f"{grown[:1]}; Session alive after the session: {truth}")
+        self.assertTrue(grown, f"{build}: no growing type")
+        top = grown[0]
+        self.assertEqual(top["type"], "__main__.Session", f"{build}: {grown[:3]}")
+        self.assertLess(abs(top["count"] - truth), 0.1 * truth, f"{build}: {top} vs {truth} alive")
+        self.assertLess(abs(top["count_per_s"] - RATE), 0.1 * RATE, f"{build}: {top}")
+        self.assertEqual(py["skipped_objects"], 0, f"{build}: {py}")
+
+    def test_shared_3_11(self):
+        self.leaks_on("shared-3.11")
+
+    def test_static_3_11(self):
+        self.leaks_on("static-3.11")
+
+    def test_trixie_3_13(self):
+        self.leaks_on("trixie-3.13")
+
+    def test_a_native_process_gets_no_python_section(self):
+        with e2e.running([e2e.scenario("grow_sites"), "256"]) as (_, pid):
+            r = subprocess.run([e2e.MEMSIGHT, "leaks", "--pid", str(pid), "--duration", "2s", "--format", "json"],
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("python", json.loads(r.stdout))
+        self.assertNotIn("python:", r.stderr)
+
+
+if __name__ == "__main__":
+    e2e.main()
