@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""`memsight leaks --pid WORKER` on a real Django app (Debian's python3-django under Debian's gunicorn, on the
+statically linked python3.11), driven over HTTP while the session runs: the class its leaking view keeps
+(memapp.views.CachedReport) is the top growing Python type, with the count the app's responses say; the class its
+other view makes and drops (TransientReport) does not grow."""
+
+import json
+import subprocess
+import threading
+import time
+import unittest
+
+import django_harness
+import memsight_e2e as e2e
+from django_harness import DjangoApp
+
+PER_REQUEST = 100
+EVERY = 0.05  # seconds between requests of each kind: ~2,000 leaked objects a second
+
+
+class DjangoLeaks(unittest.TestCase):
+    def test_leaking_class_of_the_django_worker(self):
+        with DjangoApp() as app:
+            app.leak(PER_REQUEST)  # Django's first request imports and caches; not part of the measurement
+            stop = threading.Event()
+
+            def drive():
+                while not stop.is_set():
+                    app.leak(PER_REQUEST)
+                    app.ok(PER_REQUEST)
+                    time.sleep(EVERY)
+
+            driver = threading.Thread(target=drive)
+            driver.start()
+            try:
+                r = subprocess.run([e2e.MEMSIGHT, "leaks", "--pid", str(app.worker_pid), "--duration", "6s",
+                                    "--format", "json"], capture_output=True, text=True, timeout=120)
+            finally:
+                stop.set()
+                driver.join()
+            cached_after = app.cached
+            self.assertTrue(app.alive(), "the worker was replaced during the session")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        py = json.loads(r.stdout).get("python")
+        self.assertIsNotNone(py, f"no Python section; stderr: {r.stderr}")
+        grown = {t["type"]: t for t in py["growing_types"]}
+        leak_class = f"{django_harness.LEAK_MODULE}.{django_harness.LEAK_CLASS}"
+        print(f"gunicorn worker, Python {py['version']}: top growing {py['growing_types'][:2]}; "
+              f"{cached_after} {django_harness.LEAK_CLASS} kept when the driver stopped")
+        self.assertEqual(py["growing_types"][0]["type"], leak_class, py["growing_types"][:3])
+        # The closing census runs right after the session, while the driver may still send one last request.
+        count = grown[leak_class]["count"]
+        self.assertLess(abs(count - cached_after), 0.1 * cached_after, f"{grown[leak_class]} vs {cached_after}")
+        self.assertNotIn(f"{django_harness.LEAK_MODULE}.{django_harness.OK_CLASS}", grown)
+
+
+if __name__ == "__main__":
+    e2e.main()
