@@ -6,6 +6,7 @@
 #include <chrono>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "export/prometheus_exporter.h"
@@ -466,6 +467,53 @@ TEST(PrometheusRender, HeapSitesOfADeepSession)
     EXPECT_NE(text.find("memsight_heap_site_growing" + l + " 1\n"), std::string::npos);
     EXPECT_NE(text.find("memsight_deep_sessions 1\n"), std::string::npos);
     EXPECT_NE(text.find("memsight_deep_events_lost_total{reason=\"stack\"} 7\n"), std::string::npos);
+}
+
+TEST(PrometheusRender, GrowingPythonTypesOfAWatchedProcess)
+{
+    analysis::AgentSnapshot s;
+    s.deep.sessions = 1;
+    for (const auto& [type, live, rate] :
+         {std::tuple{"__main__.Session", 5000.0, 200.5}, std::tuple{"dict", 1200.0, 3.25}}) {
+        analysis::PythonType t;
+        t.pid = 42;
+        t.comm = "python3.11";
+        t.identity = procfs::identify_container(kDockerCgroup);
+        t.type = type;
+        t.live_objects = live;
+        t.growth_per_second = rate;
+        s.deep.python_types.push_back(t);
+    }
+    s.deep.python_censuses = 7;
+    s.deep.python_censuses_skipped = 2;
+    const std::string text = render_text(render(s, 0));
+    const std::string l = "{pid=\"42\",comm=\"python3.11\",container_id=\"" + kDockerId + "\",pod_uid=\"\",type=";
+    EXPECT_EQ(block(text, "memsight_python_type_live_objects"),
+              "# HELP memsight_python_type_live_objects Live instances of a growing Python type in a watched CPython "
+              "process, at the latest heap census.\n"
+              "# TYPE memsight_python_type_live_objects gauge\n"
+              "memsight_python_type_live_objects" + l + "\"__main__.Session\"} 5000\n"
+              "memsight_python_type_live_objects" + l + "\"dict\"} 1200\n");
+    EXPECT_EQ(block(text, "memsight_python_type_growth_objects_per_second"),
+              "# HELP memsight_python_type_growth_objects_per_second Growth of the type's live instances since the "
+              "session's first census, per second.\n"
+              "# TYPE memsight_python_type_growth_objects_per_second gauge\n"
+              "memsight_python_type_growth_objects_per_second" + l + "\"__main__.Session\"} 200.5\n"
+              "memsight_python_type_growth_objects_per_second" + l + "\"dict\"} 3.25\n");
+    EXPECT_EQ(block(text, "memsight_python_censuses_total"),
+              "# HELP memsight_python_censuses_total Heap censuses taken of CPython processes watched by deep-tier "
+              "sessions, by outcome.\n"
+              "# TYPE memsight_python_censuses_total counter\n"
+              "memsight_python_censuses_total{outcome=\"taken\"} 7\n"
+              "memsight_python_censuses_total{outcome=\"skipped\"} 2\n");
+}
+
+TEST(PrometheusRender, NoPythonFamiliesWithoutACensus)
+{
+    analysis::AgentSnapshot s;
+    s.deep.sessions = 1;
+    const std::string text = render_text(render(s, 0));
+    EXPECT_EQ(text.find("memsight_python_"), std::string::npos) << text;
 }
 
 TEST(PrometheusRender, GovernorAndEscalationFamilies)

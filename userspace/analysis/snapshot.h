@@ -44,6 +44,17 @@ struct ContainerGrowthSite {
     double bytes = 0;
 };
 
+// A Python type whose live instances grew in a process a deep-tier session watches: its count in the latest heap
+// census, and (latest - first) / the time between the session's first census and the latest.
+struct PythonType {
+    pid_t pid = 0;
+    std::string comm;
+    procfs::ContainerIdentity identity;
+    std::string type; // "__main__.Session", "dict"
+    double live_objects = 0;
+    double growth_per_second = 0;
+};
+
 // One running deep-tier session's estimated overhead. A session on several processes (--deep-cgroup) is labelled
 // with its first traced process.
 struct SessionOverhead {
@@ -58,6 +69,9 @@ struct SessionOverhead {
 struct DeepTierView {
     size_t sessions = 0; // running, person-started and escalated
     std::vector<HeapSite> heap_sites;
+    std::vector<PythonType> python_types;  // per watched CPython process, its top growing types
+    uint64_t python_censuses = 0;          // heap censuses taken of watched CPython processes
+    uint64_t python_censuses_skipped = 0;  // not taken: the previous one cost more than 10% of the interval
     std::array<uint64_t, MEMSIGHT_ACNT__MAX> counters{}; // summed over the sessions that ran
     std::vector<SessionOverhead> overheads;              // sessions with an estimate so far
     std::optional<double> probe_cost_seconds;            // calibrated cost per probe hit (absent until calibrated)

@@ -224,6 +224,28 @@ void render_heap(const analysis::DeepTierView& deep, std::vector<MetricFamily>& 
     for (Family* f : {&live, &objects, &allocated, &freed, &growing})
         f->into(out);
 
+    Family py_live("memsight_python_type_live_objects",
+                   "Live instances of a growing Python type in a watched CPython process, at the latest heap census.",
+                   MetricType::Gauge);
+    Family py_growth("memsight_python_type_growth_objects_per_second",
+                     "Growth of the type's live instances since the session's first census, per second.",
+                     MetricType::Gauge);
+    for (const auto& t : deep.python_types) {
+        const Labels l = with(process_labels(t.pid, t.comm, t.identity), "type", t.type);
+        py_live.add(l, t.live_objects);
+        py_growth.add(l, t.growth_per_second);
+    }
+    py_live.into(out);
+    py_growth.into(out);
+    Family censuses("memsight_python_censuses_total",
+                    "Heap censuses taken of CPython processes watched by deep-tier sessions, by outcome.",
+                    MetricType::Counter);
+    if (deep.python_censuses || deep.python_censuses_skipped) {
+        censuses.add({{"outcome", "taken"}}, d(deep.python_censuses));
+        censuses.add({{"outcome", "skipped"}}, d(deep.python_censuses_skipped));
+    }
+    censuses.into(out);
+
     Family sessions("memsight_deep_sessions", "Deep-tier sessions running (person-started and escalated).",
                     MetricType::Gauge);
     sessions.add({}, d(deep.sessions));
