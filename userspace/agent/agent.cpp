@@ -146,7 +146,95 @@ Agent::Running Agent::start_session(const std::vector<pid_t>& pids, std::chrono:
         r.comm = first->comm;
     }
     r.identity = identity_of(r.pid);
+    start_python(r);
     return r;
+}
+
+void Agent::start_python(Running& r)
+{
+    for (const auto& t : r.driver->session().targets()) {
+        if (t.refused)
+            continue;
+        try {
+            PythonWatch w;
+            w.pid = t.pid;
+            w.comm = t.comm;
+            w.identity = identity_of(t.pid);
+            w.memory = std::make_unique<python::RemoteMemory>(t.pid);
+            w.interpreter = python::find_interpreter(t.pid, *w.memory);
+            w.first = python::take_census(*w.memory, w.interpreter);
+            {
+                std::lock_guard lock(mu_);
+                ++python_censuses_;
+            }
+            spdlog::info("python: pid {} ({}): Python {}, {} GC-tracked objects, census in {:.3f} s", t.pid, t.comm,
+                         python::version_text(w.interpreter.layout.version_hex), w.first.objects, w.first.seconds);
+            r.python.push_back(std::move(w));
+        } catch (const std::exception& e) {
+            // Not Python: nothing, silently. Python that cannot be read: one line for the session.
+            if (std::string_view(e.what()).find("is not a Python process") == std::string_view::npos)
+                spdlog::warn("python: pid {} ({}): no census in this session: {}", t.pid, t.comm, e.what());
+            else
+                spdlog::debug("python: {}", e.what());
+        }
+    }
+}
+
+// Bounds the census cost: at most one per reading (and not within half an interval of the previous one, should
+// scan_once be called more often), and none while the previous census's time exceeds 10% of the time since it
+// started (a census costing more than 10% of the interval skips readings, counted, until it fits).
+void Agent::census_python(Running& r)
+{
+    if (r.python.empty())
+        return;
+    const auto interval = std::chrono::duration<double>(cfg_.interval).count();
+    uint64_t taken = 0, skipped = 0;
+    for (size_t i = r.python.size(); i-- > 0;) {
+        auto& w = r.python[i];
+        const python::Census& last = w.has_latest ? w.latest : w.first;
+        const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last.at).count();
+        if (since < interval / 2)
+            continue;
+        if (last.seconds > 0.1 * interval && last.seconds > 0.1 * since) {
+            ++skipped;
+            continue;
+        }
+        try {
+            w.memory->refresh_maps();
+            w.latest = python::take_census(*w.memory, w.interpreter);
+            w.has_latest = true;
+            ++taken;
+        } catch (const std::exception& e) { // the process exited
+            spdlog::info("python: pid {} ({}): census stopped: {}", w.pid, w.comm, e.what());
+            r.python.erase(r.python.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+    }
+    r.python_top.clear();
+    for (const auto& w : r.python) {
+        if (!w.has_latest)
+            continue;
+        std::vector<python::TypeDelta> grown;
+        for (auto& d : python::diff(w.first, w.latest))
+            if (d.count_delta > 0)
+                grown.push_back(std::move(d));
+        std::sort(grown.begin(), grown.end(), [](const auto& a, const auto& b) {
+            return a.count_per_s != b.count_per_s ? a.count_per_s > b.count_per_s : a.type < b.type;
+        });
+        grown.resize(std::min<size_t>(grown.size(), cfg_.deep_top_sites));
+        for (const auto& d : grown) {
+            analysis::PythonType t;
+            t.pid = w.pid;
+            t.comm = w.comm;
+            t.identity = w.identity;
+            t.type = d.type;
+            t.live_objects = static_cast<double>(d.count_last);
+            t.growth_per_second = d.count_per_s;
+            r.python_top.push_back(std::move(t));
+        }
+    }
+    std::lock_guard lock(mu_);
+    python_censuses_ += taken;
+    python_censuses_skipped_ += skipped;
 }
 
 void Agent::pump(const std::atomic<bool>& stop)
@@ -213,6 +301,7 @@ void Agent::scan_once()
     for (auto& r : sessions_) {
         r.driver->sample();
         r.top = top_sites_per_process(r.driver->report(), cfg_.deep_top_sites);
+        census_python(r);
     }
     for (size_t i = sessions_.size(); i-- > 0;) {
         if (const auto why = sessions_[i].driver->end_reason())
@@ -370,11 +459,13 @@ void Agent::end_session(size_t index, deep::EndReason why)
 void Agent::publish()
 {
     std::vector<analysis::HeapSite> heap;
+    std::vector<analysis::PythonType> python_types;
     loader::AllocCounters live{};
     std::vector<analysis::SessionOverhead> overheads;
     size_t escalated = 0;
     for (const auto& r : sessions_) {
         heap.insert(heap.end(), r.top.begin(), r.top.end());
+        python_types.insert(python_types.end(), r.python_top.begin(), r.python_top.end());
         add_counters(live, r.driver->session().counters());
         if (const auto e = r.driver->overhead_estimate()) {
             analysis::SessionOverhead o;
@@ -389,6 +480,7 @@ void Agent::publish()
     }
     std::lock_guard lock(mu_);
     heap_sites_ = std::move(heap);
+    python_types_ = std::move(python_types);
     deep_counters_live_ = live;
     deep_running_ = sessions_.size();
     status_.overheads = std::move(overheads);
@@ -462,6 +554,9 @@ analysis::AgentSnapshot Agent::snapshot() const
     s.deep = status_;
     s.deep.sessions = deep_running_;
     s.deep.heap_sites = heap_sites_;
+    s.deep.python_types = python_types_;
+    s.deep.python_censuses = python_censuses_;
+    s.deep.python_censuses_skipped = python_censuses_skipped_;
     for (size_t i = 0; i < s.deep.counters.size(); ++i)
         s.deep.counters[i] = deep_counters_[i] + deep_counters_live_[i];
     for (size_t i = 0; i < refused_.size(); ++i)

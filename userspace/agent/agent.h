@@ -11,6 +11,7 @@
 #include "deep/driver.h"
 #include "export/metrics_server.h"
 #include "loader/always_on.h"
+#include "python/census.h"
 
 #include <atomic>
 #include <future>
@@ -59,6 +60,18 @@ public:
     void watch(const std::vector<pid_t>& pids, double overhead_budget);
 
 private:
+    // A CPython process a session watches: heap censuses at the session's start and at its readings, the first
+    // and the latest kept (docs/python.md).
+    struct PythonWatch {
+        pid_t pid = 0;
+        std::string comm;
+        procfs::ContainerIdentity identity;
+        std::unique_ptr<python::RemoteMemory> memory;
+        python::Interpreter interpreter;
+        python::Census first, latest;
+        bool has_latest = false;
+    };
+
     // A deep-tier session the agent runs: deep::Driver drives it; the rest labels and exports it.
     struct Running {
         std::unique_ptr<deep::Driver> driver;
@@ -69,6 +82,8 @@ private:
         std::string comm;
         procfs::ContainerIdentity identity;
         std::vector<analysis::HeapSite> top; // per traced process, its top sites at the last reading
+        std::vector<PythonWatch> python;       // its traced CPython processes that can be read
+        std::vector<analysis::PythonType> python_top; // per such process, its top growing types
     };
 
     void pump(const std::atomic<bool>& stop);
@@ -80,6 +95,10 @@ private:
     void end_session(size_t index, deep::EndReason why);
     void publish();
     deep::ProbeCost cost_per_hit();
+    // Starts the Python side of a new session: a first census of each traced CPython process.
+    void start_python(Running& r);
+    // A census of each of the session's CPython processes (bounded in cost: see agent.cpp), then its top types.
+    void census_python(Running& r);
 
     config::Config cfg_;
     analysis::ProcessTable table_;
@@ -108,10 +127,12 @@ private:
     std::vector<analysis::ContainerView> containers_;
     double scan_seconds_ = 0;
     std::vector<analysis::HeapSite> heap_sites_;
+    std::vector<analysis::PythonType> python_types_;
     GrowthSiteNamer::Named growth_site_views_;
     uint64_t growth_site_samples_folded_ = 0;
     size_t growth_site_stacks_ = 0;
     size_t deep_running_ = 0;
+    uint64_t python_censuses_ = 0, python_censuses_skipped_ = 0;
     loader::AllocCounters deep_counters_{};      // sessions that ended
     loader::AllocCounters deep_counters_live_{}; // the running sessions
     analysis::DeepTierView status_;              // governor and escalation parts; snapshot() adds the rest
