@@ -156,26 +156,20 @@ void Agent::start_python(Running& r)
         if (t.refused)
             continue;
         try {
-            PythonWatch w;
-            w.pid = t.pid;
-            w.comm = t.comm;
-            w.identity = identity_of(t.pid);
-            w.memory = std::make_unique<python::RemoteMemory>(t.pid);
-            w.interpreter = python::find_interpreter(t.pid, *w.memory);
-            w.first = python::take_census(*w.memory, w.interpreter);
+            auto watch = python::start_watch(t.pid); // not Python: nothing
+            if (!watch)
+                continue;
+            PythonWatch w{t.pid, t.comm, identity_of(t.pid), std::move(*watch)};
             {
                 std::lock_guard lock(mu_);
                 ++python_censuses_;
             }
             spdlog::info("python: pid {} ({}): Python {}, {} GC-tracked objects, census in {:.3f} s", t.pid, t.comm,
-                         python::version_text(w.interpreter.layout.version_hex), w.first.objects, w.first.seconds);
+                         python::version_text(w.watch.interpreter.layout.version_hex), w.watch.first.objects,
+                         w.watch.first.seconds);
             r.python.push_back(std::move(w));
-        } catch (const std::exception& e) {
-            // Not Python: nothing, silently. Python that cannot be read: one line for the session.
-            if (std::string_view(e.what()).find("is not a Python process") == std::string_view::npos)
-                spdlog::warn("python: pid {} ({}): no census in this session: {}", t.pid, t.comm, e.what());
-            else
-                spdlog::debug("python: {}", e.what());
+        } catch (const std::exception& e) { // Python that cannot be read: one line for the session
+            spdlog::warn("python: pid {} ({}): no census in this session: {}", t.pid, t.comm, e.what());
         }
     }
 }
@@ -191,7 +185,7 @@ void Agent::census_python(Running& r)
     uint64_t taken = 0, skipped = 0;
     for (size_t i = r.python.size(); i-- > 0;) {
         auto& w = r.python[i];
-        const python::Census& last = w.has_latest ? w.latest : w.first;
+        const python::Census& last = w.watch.latest;
         const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last.at).count();
         if (since < interval / 2)
             continue;
@@ -200,8 +194,7 @@ void Agent::census_python(Running& r)
             continue;
         }
         try {
-            w.memory->refresh_maps();
-            w.latest = python::take_census(*w.memory, w.interpreter);
+            python::update(w.watch);
             w.has_latest = true;
             ++taken;
         } catch (const std::exception& e) { // the process exited
@@ -213,15 +206,7 @@ void Agent::census_python(Running& r)
     for (const auto& w : r.python) {
         if (!w.has_latest)
             continue;
-        std::vector<python::TypeDelta> grown;
-        for (auto& d : python::diff(w.first, w.latest))
-            if (d.count_delta > 0)
-                grown.push_back(std::move(d));
-        std::sort(grown.begin(), grown.end(), [](const auto& a, const auto& b) {
-            return a.count_per_s != b.count_per_s ? a.count_per_s > b.count_per_s : a.type < b.type;
-        });
-        grown.resize(std::min<size_t>(grown.size(), cfg_.deep_top_sites));
-        for (const auto& d : grown) {
+        for (const auto& d : python::growing_types(w.watch, cfg_.deep_top_sites)) {
             analysis::PythonType t;
             t.pid = w.pid;
             t.comm = w.comm;

@@ -11,7 +11,7 @@
 #include "deep/driver.h"
 #include "export/metrics_server.h"
 #include "loader/always_on.h"
-#include "python/census.h"
+#include "python/watch.h"
 
 #include <atomic>
 #include <future>
@@ -66,10 +66,8 @@ private:
         pid_t pid = 0;
         std::string comm;
         procfs::ContainerIdentity identity;
-        std::unique_ptr<python::RemoteMemory> memory;
-        python::Interpreter interpreter;
-        python::Census first, latest;
-        bool has_latest = false;
+        python::Watch watch;
+        bool has_latest = false; // a census besides the first
     };
 
     // A deep-tier session the agent runs: deep::Driver drives it; the rest labels and exports it.

@@ -1,7 +1,7 @@
 #include "cli/commands.h"
 #include "cli/deep_run.h"
 #include "deep/governor.h"
-#include "python/census.h"
+#include "python/watch.h"
 #include "util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -40,56 +40,39 @@ std::string human(double bytes)
 }
 
 // The Python side of a session on a CPython process: a heap census before the session and one after, so that the
-// report names the classes whose live instances grew (docs/python.md).
-struct PythonSide {
-    std::unique_ptr<python::RemoteMemory> memory;
-    python::Interpreter interpreter;
-    python::Census first, last;
-    std::vector<python::TypeDelta> growth; // types whose live count grew, most grown bytes first
-};
-
-// nullopt, silently, for a process that is not Python; one warning line when it is but cannot be read.
-std::optional<PythonSide> start_python_side(pid_t pid)
+// report names the classes whose live instances grew (docs/python.md). nullopt, silently, for a process that is
+// not Python; one warning line when it is but cannot be read.
+std::optional<python::Watch> start_python_side(pid_t pid)
 {
     try {
-        PythonSide p;
-        p.memory = std::make_unique<python::RemoteMemory>(pid);
-        p.interpreter = python::find_interpreter(pid, *p.memory);
-        p.first = python::take_census(*p.memory, p.interpreter);
-        return p;
+        return python::start_watch(pid);
     } catch (const UserError& e) {
-        if (std::string_view(e.what()).find("is not a Python process") == std::string_view::npos)
-            spdlog::warn("python: no census: {}", e.what());
+        spdlog::warn("python: no census: {}", e.what());
         return std::nullopt;
     }
 }
 
-void finish_python_side(std::optional<PythonSide>& p)
+void finish_python_side(std::optional<python::Watch>& w)
 {
-    if (!p)
+    if (!w)
         return;
     try {
-        p->memory->refresh_maps();
-        p->last = python::take_census(*p->memory, p->interpreter);
-        for (auto& d : python::diff(p->first, p->last))
-            if (d.count_delta > 0)
-                p->growth.push_back(std::move(d));
+        python::update(*w);
     } catch (const UserError& e) { // the process exited during the session
         spdlog::warn("python: no closing census: {}", e.what());
-        p.reset();
+        w.reset();
     }
 }
 
-nlohmann::ordered_json python_json(const PythonSide& p, size_t top)
+nlohmann::ordered_json python_json(const python::Watch& p, size_t top)
 {
     nlohmann::ordered_json j;
     j["version"] = python::version_text(p.interpreter.layout.version_hex);
-    j["census_span_seconds"] = std::chrono::duration<double>(p.last.at - p.first.at).count();
-    j["objects"] = p.last.objects;
-    j["skipped_objects"] = p.first.skipped_objects + p.last.skipped_objects;
+    j["census_span_seconds"] = std::chrono::duration<double>(p.latest.at - p.first.at).count();
+    j["objects"] = p.latest.objects;
+    j["skipped_objects"] = p.first.skipped_objects + p.latest.skipped_objects;
     auto& types = j["growing_types"] = nlohmann::ordered_json::array();
-    for (size_t i = 0; i < p.growth.size() && i < top; ++i) {
-        const auto& d = p.growth[i];
+    for (const auto& d : python::growing_types(p, top)) {
         types.push_back({{"type", d.type},
                          {"count", d.count_last},
                          {"count_at_start", d.count_first},
@@ -101,17 +84,17 @@ nlohmann::ordered_json python_json(const PythonSide& p, size_t top)
     return j;
 }
 
-void print_python(const PythonSide& p, size_t top)
+void print_python(const python::Watch& p, size_t top)
 {
+    const auto growth = python::growing_types(p, top);
     std::printf("\nPython %s: %llu GC-tracked objects; classes whose live instances grew over %.1f s (census at the "
                 "start and the end):\n",
                 python::version_text(p.interpreter.layout.version_hex).c_str(),
-                static_cast<unsigned long long>(p.last.objects),
-                std::chrono::duration<double>(p.last.at - p.first.at).count());
-    if (p.growth.empty())
+                static_cast<unsigned long long>(p.latest.objects),
+                std::chrono::duration<double>(p.latest.at - p.first.at).count());
+    if (growth.empty())
         std::printf("  none\n");
-    for (size_t i = 0; i < p.growth.size() && i < top; ++i) {
-        const auto& d = p.growth[i];
+    for (const auto& d : growth) {
         std::printf("  %-40s %10llu live (+%lld, %.1f/s)  %s (+%s/s)\n", d.type.c_str(),
                     static_cast<unsigned long long>(d.count_last), static_cast<long long>(d.count_delta),
                     d.count_per_s, human(static_cast<double>(d.bytes_last)).c_str(), human(d.bytes_per_s).c_str());

@@ -92,7 +92,7 @@ Interpreter find_interpreter(pid_t pid, RemoteMemory& memory)
         in.interp = *head;
         return in;
     }
-    throw UserError(who + " is not a Python process (no mapped executable or libpython defines _PyRuntime" +
+    throw NotPython(who + " is not a Python process (no mapped executable or libpython defines _PyRuntime" +
                     problems + ")");
 }
 

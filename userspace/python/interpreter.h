@@ -8,6 +8,7 @@
 
 #include "python/layout.h"
 #include "python/remote_memory.h"
+#include "util/error.h"
 
 namespace memsight::python {
 
@@ -19,9 +20,15 @@ struct Interpreter {
     Layout layout;
 };
 
-// Throws UserError with one line: "pid N is not a Python process (...)", "pid N: Python older than 3.11 ...",
-// "pid N: unsupported Python version 3.14.0 (...)", "pid N: Python 3.13.5 is a free-threaded build: not
-// supported", "pid N: the interpreter is not initialized yet", and the errors of RemoteMemory.
+// The process maps no CPython interpreter (callers that try every process skip it silently).
+class NotPython : public UserError {
+public:
+    using UserError::UserError;
+};
+
+// Throws NotPython ("pid N is not a Python process (...)"), or UserError with one line: "pid N: Python older than
+// 3.11 ...", "pid N: unsupported Python version 3.14.0 (...)", "pid N: Python 3.13.5 is a free-threaded build:
+// not supported", "pid N: the interpreter is not initialized yet", and the errors of RemoteMemory.
 Interpreter find_interpreter(pid_t pid, RemoteMemory& memory);
 
 } // namespace memsight::python
