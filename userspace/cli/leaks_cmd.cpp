@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -44,6 +46,8 @@ std::string human(double bytes)
 // not Python; one warning line when it is but cannot be read.
 std::optional<python::Watch> start_python_side(pid_t pid)
 {
+    if (::kill(pid, 0) != 0 && errno == ESRCH)
+        return std::nullopt; // the deep session says so, in one line
     try {
         return python::start_watch(pid);
     } catch (const UserError& e) {
