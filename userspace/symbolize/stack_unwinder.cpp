@@ -35,28 +35,21 @@ void StackUnwinder::forget(pid_t tgid)
 
 StackUnwinder::View* StackUnwinder::view_for(pid_t tgid, uint64_t ip, Clock::time_point now)
 {
-    auto it = by_pid_.find(tgid);
-    if (it != by_pid_.end()) {
-        View& v = *it->second;
-        const bool stale = now - v.opened > limits_.max_age;
-        const bool missed = v.sym && !v.reopened_for_miss && !v.sym->maps(ip);
-        if (!stale && !missed) {
+    View* old = nullptr;
+    bool for_miss = false; // reopened because `ip` is in no module of the old view (a dlopen since)
+    if (auto it = by_pid_.find(tgid); it != by_pid_.end()) {
+        old = &*it->second;
+        const bool stale = now - old->opened > limits_.max_age;
+        for_miss = !stale && old->sym && !old->reopened_for_miss && !old->sym->maps(ip);
+        if (!stale && !for_miss) {
             lru_.splice(lru_.begin(), lru_, it->second);
-            return &v;
+            return old;
         }
-        if (!take_open_token(tgid, now)) // keep the old view until it can be replaced
-            return &v;
-        const bool reopen_for_miss = missed && !stale;
-        forget(tgid);
-        View fresh{tgid, ProcessSymbolizer::open(tgid), now, reopen_for_miss};
-        ++stats_.opens;
-        lru_.push_front(std::move(fresh));
-        by_pid_[tgid] = lru_.begin();
-        return &lru_.front();
     }
     if (!take_open_token(tgid, now))
-        return nullptr;
-    lru_.push_front(View{tgid, ProcessSymbolizer::open(tgid), now, false});
+        return old; // keep the old view, if any, until it can be replaced
+    forget(tgid);
+    lru_.push_front(View{tgid, ProcessSymbolizer::open(tgid), now, for_miss});
     ++stats_.opens;
     by_pid_[tgid] = lru_.begin();
     evict_beyond_limit();
