@@ -231,19 +231,11 @@ void Agent::pump(const std::atomic<bool>& stop)
     }
 }
 
-void Agent::scan_once()
+GrowthSiteNamer::Named Agent::update_growth_sites(const std::vector<analysis::ProcessView>& processes,
+                                                 const std::vector<analysis::ContainerView>& containers)
 {
-    const auto start = analysis::Clock::now();
-    scanner_.scan(table_);
-    const auto processes = table_.snapshot();
-    std::vector<analysis::ContainerView> containers;
-    if (cgroups_.fs()) {
-        containers = analysis::read_containers(processes, *cgroups_.fs());
-        container_trends_.update(containers, analysis::Clock::now());
-    }
-    // Growth sites: the fault samples since the last scan, kept over the growth window, named for the processes
-    // that grow most. Samples of processes that neither grow nor are suspected are not kept: they would only
-    // crowd the bounded table (a busy host faults in many more distinct stacks than its growing processes do).
+    // Samples of processes that neither grow nor are suspected are not kept: they would only crowd the bounded
+    // table (a busy host faults in many more distinct stacks than its growing processes do).
     const auto now = analysis::Clock::now();
     std::set<pid_t> live;
     std::set<pid_t> quiet;
@@ -270,6 +262,20 @@ void Agent::scan_once()
         if (named_containers.contains(p.identity.container_id))
             named.insert(p.sample.pid);
     probes_->prioritize_unwinding(std::move(named));
+    return growth;
+}
+
+void Agent::scan_once()
+{
+    const auto start = analysis::Clock::now();
+    scanner_.scan(table_);
+    const auto processes = table_.snapshot();
+    std::vector<analysis::ContainerView> containers;
+    if (cgroups_.fs()) {
+        containers = analysis::read_containers(processes, *cgroups_.fs());
+        container_trends_.update(containers, analysis::Clock::now());
+    }
+    auto growth = update_growth_sites(processes, containers);
     const double secs = std::chrono::duration<double>(analysis::Clock::now() - start).count();
     {
         std::lock_guard lock(mu_);

@@ -53,6 +53,10 @@ public:
     // One scan of /proc and cgroupfs, then the deep-tier sessions' readings and escalation (run() calls it; tests
     // and benchmarks may too).
     void scan_once();
+    // Growth sites: takes the fault samples since the last scan into the table, names the sites of the processes
+    // and containers that grow most, and has the named processes' stacks unwound first.
+    GrowthSiteNamer::Named update_growth_sites(const std::vector<analysis::ProcessView>& processes,
+                                               const std::vector<analysis::ContainerView>& containers);
     analysis::AgentSnapshot snapshot() const;
     Progress progress() const;
     // Starts a person's deep-tier session on these processes (replacing a running one) under this overhead budget
