@@ -1,7 +1,9 @@
 """What the benchmarks that run `memsight agent` share: the agent on a free port with a config file and a log,
-scraped over HTTP, stopped with SIGTERM. Python 3 standard library only."""
+scraped over HTTP, stopped with SIGTERM; and the scenario programs they run under it. Python 3 standard library
+only."""
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -85,3 +87,47 @@ class Agent:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.logf.close()
+
+
+class ScenarioProcess:
+    """A scenario program (tests/scenarios/scenario_common.h protocol: prints "ready <pid>", exits on stdin EOF),
+    its stderr in a file."""
+
+    def __init__(self, name, argv, stderr_path, env=None):
+        self.name = name
+        self.argv = argv
+        self.stderr_path = stderr_path
+        self.env = env
+        self.proc = None
+        self.pid = None
+        self.started = None
+
+    def start(self):
+        with open(self.stderr_path, "w") as err:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                         text=True, env=self.env)
+
+    def wait_ready(self, timeout=10):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline().split() if ready else []
+        if len(line) != 2 or line[0] != "ready":
+            self.stop()
+            with open(self.stderr_path) as f:
+                err = f.read().strip()
+            raise BenchError(f"{self.name}: {' '.join(self.argv)} did not print 'ready <pid>' "
+                             f"(got {line}, status {self.proc.returncode}): {err}")
+        self.pid = int(line[1])
+        self.started = time.monotonic()
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.proc.stdin.close()  # EOF: the program exits (after reaping its children)
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

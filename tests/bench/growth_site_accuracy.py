@@ -27,16 +27,14 @@ import json
 import os
 import platform
 import re
-import select
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_agent import Agent, BenchError, log  # noqa: E402
+from bench_agent import Agent, BenchError, ScenarioProcess, log  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -133,35 +131,18 @@ def lost_stacks(text):
 
 # --------------------------------------------------------------------------- programs
 
-class Instance:
+class Instance(ScenarioProcess):
     def __init__(self, entry, rate, scenario_dir, workdir):
         self.program = entry["program"]
         self.site = entry["site"]
         self.rate = rate
-        self.name = f"{self.program}@{rate}"
-        self.argv = [os.path.join(scenario_dir, self.program), str(rate)]
-        self.stderr_path = os.path.join(workdir, f"{self.name}.stderr")
-        self.proc = None
-        self.pid = None
-        self.started = None
+        name = f"{self.program}@{rate}"
+        super().__init__(name, [os.path.join(scenario_dir, self.program), str(rate)],
+                         os.path.join(workdir, f"{name}.stderr"))
         self.rss = []   # [(monotonic, VmRSS bytes)]
 
-    def start(self):
-        with open(self.stderr_path, "w") as err:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                         text=True)
-
     def wait_ready(self, timeout=10):
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline().split() if ready else []
-        if len(line) != 2 or line[0] != "ready":
-            self.stop()
-            with open(self.stderr_path) as f:
-                err = f.read().strip()
-            raise BenchError(f"{self.name}: {' '.join(self.argv)} did not print 'ready <pid>' "
-                             f"(got {line}, status {self.proc.returncode}): {err}")
-        self.pid = int(line[1])
-        self.started = time.monotonic()
+        super().wait_ready(timeout)
         self.read_rss()
 
     def read_rss(self):
@@ -178,19 +159,6 @@ class Instance:
         now_t, now_rss = self.rss[-1]
         then_t, then_rss = next(((t, r) for t, r in self.rss if t >= now_t - window), self.rss[0])
         return now_rss - then_rss, now_t - then_t
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def checkpoint(instances, text, minute, window, period):

@@ -25,13 +25,12 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_agent import Agent, BenchError, log  # noqa: E402
+from bench_agent import Agent, BenchError, ScenarioProcess, log  # noqa: E402
 from growth_site_accuracy import REPO, dump_block_yaml, merge  # noqa: E402
 
 CONFIGS = {
@@ -81,11 +80,11 @@ def run_config(name, args, workdir):
         pid = agent.proc.pid
         rss_before = status_kib(pid, "VmRSS")
         cpu_before = cpu_seconds(pid)
-        growers = subprocess.Popen([os.path.join(args.scenario_dir, "many_growers"), str(args.processes),
-                                    str(args.rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = growers.stdout.readline()
-        if not line.startswith("ready"):
-            raise BenchError(f"many_growers did not start: {line!r}")
+        growers = ScenarioProcess("many_growers", [os.path.join(args.scenario_dir, "many_growers"),
+                                                   str(args.processes), str(args.rate)],
+                                  os.path.join(workdir, "many_growers.stderr"))
+        growers.start()
+        growers.wait_ready(timeout=120)  # forking the children takes a while
         started = time.monotonic()
         readings = []
         while time.monotonic() - started < args.minutes * 60:
@@ -117,8 +116,7 @@ def run_config(name, args, workdir):
         }
     finally:
         if growers:
-            growers.stdin.close()
-            growers.wait(timeout=30)
+            growers.stop()
         agent.stop()
 
 

@@ -30,17 +30,15 @@ import json
 import os
 import platform
 import re
-import select
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_agent import Agent, BenchError, log  # noqa: E402
+from bench_agent import Agent, BenchError, ScenarioProcess, log  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -106,57 +104,22 @@ def load_manifest(path, only):
     return entries
 
 
-class Program:
+class Program(ScenarioProcess):
     """One running corpus program and what was scraped about it."""
 
     def __init__(self, entry, corpus_dir, run_seconds, seed, workdir):
         self.entry = entry
-        self.name = entry["name"]
         self.label = entry["label"]
         binary = os.path.join(corpus_dir, entry["program"])
         # The run time is a safety net: stdin EOF stops the program too (also if this script dies).
-        self.argv = [binary, *entry["args"], str(run_seconds)]
+        # CORPUS_SEED varies the random choices of the noisy shapes from run to run (corpus.h).
+        super().__init__(entry["name"], [binary, *entry["args"], str(run_seconds)],
+                         os.path.join(workdir, f"{entry['name']}.stderr"),
+                         env=dict(os.environ, CORPUS_SEED=str(seed)))
         self.seed = seed
-        self.stderr_path = os.path.join(workdir, f"{self.name}.stderr")
-        self.proc = None
-        self.pid = None
-        self.started = None
         self.samples = []          # [seconds since ready, suspicion, growth B/s, rss B]
         self.first_detection = None
         self.died = None
-
-    def start(self):
-        # CORPUS_SEED varies the random choices of the noisy shapes from run to run (corpus.h).
-        env = dict(os.environ, CORPUS_SEED=str(self.seed))
-        with open(self.stderr_path, "w") as err:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=err, text=True, env=env)
-
-    def wait_ready(self, timeout=10):
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline().split() if ready else []
-        if len(line) != 2 or line[0] != "ready":
-            self.stop()
-            with open(self.stderr_path) as f:
-                err = f.read().strip()
-            raise BenchError(f"{self.name}: {' '.join(self.argv)} did not print 'ready <pid>' "
-                             f"(got {line}, status {self.proc.returncode}): {err}")
-        self.pid = int(line[1])
-        self.started = time.monotonic()
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()  # EOF: the program exits (after reaping its children)
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
     def result(self, threshold, window, with_samples):
         e = self.entry
