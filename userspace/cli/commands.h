@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <functional>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 namespace memsight::cli {
 
@@ -25,5 +27,11 @@ const std::atomic<bool>& stop_flag();
 void set_log_level(const std::string& level);
 // Parses a CLI duration via the config syntax ("10s"); throws ConfigError.
 std::chrono::milliseconds duration_arg(const std::string& s, const char* option);
+// The same, and more than 0: throws "OPTION must be more than 0, got 'S'".
+std::chrono::milliseconds positive_duration_arg(const std::string& s, const char* option);
+// Throws "OPTION must be a, b or c, got 'VALUE'" unless `value` is one of `choices`.
+void choice_arg(const std::string& value, std::initializer_list<std::string_view> choices, const char* option);
+// Throws "OPTION must be at least 1, got N" when `value` is below 1.
+void at_least_one(long long value, const char* option);
 
 } // namespace memsight::cli

@@ -49,4 +49,31 @@ std::chrono::milliseconds duration_arg(const std::string& s, const char* option)
     }
 }
 
+std::chrono::milliseconds positive_duration_arg(const std::string& s, const char* option)
+{
+    const auto d = duration_arg(s, option);
+    if (d.count() <= 0)
+        throw UserError(std::string(option) + " must be more than 0, got '" + s + "'");
+    return d;
+}
+
+void choice_arg(const std::string& value, std::initializer_list<std::string_view> choices, const char* option)
+{
+    std::string list;
+    size_t i = 0;
+    for (auto c : choices) {
+        if (c == value)
+            return;
+        list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + std::string(c);
+        ++i;
+    }
+    throw UserError(std::string(option) + " must be " + list + ", got '" + value + "'");
+}
+
+void at_least_one(long long value, const char* option)
+{
+    if (value < 1)
+        throw UserError(std::string(option) + " must be at least 1, got " + std::to_string(value));
+}
+
 } // namespace memsight::cli

@@ -73,10 +73,8 @@ std::vector<Site> symbolize_process(pid_t pid, const std::vector<loader::FaultSt
 
 int run_faults(const FaultsArgs& a)
 {
-    if (a.format != "text" && a.format != "folded" && a.format != "json")
-        throw UserError("--format must be text, folded or json, got '" + a.format + "'");
-    if (a.by != "stack" && a.by != "site")
-        throw UserError("--by must be stack or site, got '" + a.by + "'");
+    choice_arg(a.format, {"text", "folded", "json"}, "--format");
+    choice_arg(a.by, {"stack", "site"}, "--by");
     if (a.pid && ::kill(a.pid, 0) != 0 && errno == ESRCH)
         throw UserError("no such process: " + std::to_string(a.pid));
     const auto duration = duration_arg(a.duration, "--duration");

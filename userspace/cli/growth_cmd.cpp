@@ -67,9 +67,7 @@ int run_sampling(const GrowthArgs& a)
 {
     if (::kill(a.pid, 0) != 0 && errno == ESRCH)
         throw UserError("no such process: " + std::to_string(a.pid));
-    const auto duration = duration_arg(a.duration, "--duration");
-    if (duration.count() <= 0)
-        throw UserError("--duration must be more than 0, got '" + a.duration + "'");
+    const auto duration = positive_duration_arg(a.duration, "--duration");
     std::string comm = comm_of(a.pid);
 
     const auto sampler = open_fault_sampler(a.period);
@@ -361,12 +359,10 @@ int run_agent(const GrowthArgs& a)
 
 int run_growth(const GrowthArgs& a)
 {
-    if (a.format != "text" && a.format != "json")
-        throw UserError("--format must be text or json, got '" + a.format + "'");
+    choice_arg(a.format, {"text", "json"}, "--format");
     if (a.pid <= 0)
         throw UserError("--pid must be a process id, got " + std::to_string(a.pid));
-    if (a.top < 1)
-        throw UserError("--top must be at least 1, got " + std::to_string(a.top));
+    at_least_one(static_cast<long long>(a.top), "--top");
     return a.agent.empty() ? run_sampling(a) : run_agent(a);
 }
 

@@ -223,8 +223,7 @@ void print_text(const DeepRun& run, const std::vector<deep::SiteReport>& sites, 
 
 int run_leaks(const LeaksArgs& a)
 {
-    if (a.format != "text" && a.format != "json")
-        throw UserError("--format must be text or json, got '" + a.format + "'");
+    choice_arg(a.format, {"text", "json"}, "--format");
     DeepRunOptions o;
     o.sample_bytes = a.sample_bytes;
     o.max_outstanding = a.max_outstanding;

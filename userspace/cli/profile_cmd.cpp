@@ -24,8 +24,7 @@ struct ProfileArgs {
 
 int run_profile(const ProfileArgs& a)
 {
-    if (a.format != "pprof" && a.format != "folded")
-        throw UserError("--format must be pprof or folded, got '" + a.format + "'");
+    choice_arg(a.format, {"pprof", "folded"}, "--format");
     if (a.output.empty())
         throw UserError("--output FILE is required");
     if (!profile::is_folded_value(a.value)) // checked before the session, not after it

@@ -64,17 +64,12 @@ void print_census_line(const python::Census& c, int index, int count)
 
 int run_pyheap(const PyheapArgs& a)
 {
-    if (a.format != "text" && a.format != "json")
-        throw UserError("--format must be text or json, got '" + a.format + "'");
+    choice_arg(a.format, {"text", "json"}, "--format");
     if (a.pid <= 0)
         throw UserError("--pid must be a process id, got " + std::to_string(a.pid));
-    if (a.top < 1)
-        throw UserError("--top must be at least 1, got " + std::to_string(a.top));
-    if (a.count < 1)
-        throw UserError("--count must be at least 1, got " + std::to_string(a.count));
-    const auto interval = duration_arg(a.interval, "--interval");
-    if (interval.count() <= 0)
-        throw UserError("--interval must be more than 0, got '" + a.interval + "'");
+    at_least_one(static_cast<long long>(a.top), "--top");
+    at_least_one(a.count, "--count");
+    const auto interval = positive_duration_arg(a.interval, "--interval");
 
     python::RemoteMemory memory(a.pid);
     const auto interp = python::find_interpreter(a.pid, memory);

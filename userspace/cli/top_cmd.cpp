@@ -138,10 +138,8 @@ void print_table(std::vector<analysis::ProcessView> procs, const TopArgs& a, siz
 
 int run_top(const TopArgs& a)
 {
-    if (a.sort != "rss" && a.sort != "growth" && a.sort != "suspicion")
-        throw UserError("--sort must be rss, growth or suspicion, got '" + a.sort + "'");
-    if (a.rows < 1)
-        throw UserError("-n/--rows must be at least 1, got " + std::to_string(a.rows));
+    choice_arg(a.sort, {"rss", "growth", "suspicion"}, "--sort");
+    at_least_one(a.rows, "-n/--rows");
     const auto interval = duration_arg(a.interval, "--interval");
     const auto& stop = stop_flag();
     // Growth sites need the page-fault sampler (BPF); without the privilege the column shows "-".
