@@ -12,12 +12,11 @@ template <typename T> std::vector<const T*> most_growing(const std::vector<T>& a
 {
     std::vector<const T*> chosen;
     for (const auto& x : all)
-        if (x.leak_suspicion > 0 || x.growth_bytes_per_second > 0)
+        if (analysis::names_growth_sites(x.leak_suspicion, x.growth_bytes_per_second))
             chosen.push_back(&x);
     std::sort(chosen.begin(), chosen.end(), [](const T* a, const T* b) {
-        if (a->leak_suspicion != b->leak_suspicion)
-            return a->leak_suspicion > b->leak_suspicion;
-        return a->growth_bytes_per_second > b->growth_bytes_per_second;
+        return analysis::named_before(a->leak_suspicion, a->growth_bytes_per_second, b->leak_suspicion,
+                                      b->growth_bytes_per_second);
     });
     if (chosen.size() > n)
         chosen.resize(n);

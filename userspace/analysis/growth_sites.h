@@ -15,6 +15,17 @@
 
 namespace memsight::analysis {
 
+// Whose growth sites the agent names, and in what order: processes (and containers) that grow or are suspected
+// of leaking, the most suspected first, then the fastest-growing. `memsight growth --agent` ranks by it too.
+inline bool names_growth_sites(double leak_suspicion, double growth_bytes_per_second)
+{
+    return leak_suspicion > 0 || growth_bytes_per_second > 0;
+}
+inline bool named_before(double suspicion_a, double growth_a, double suspicion_b, double growth_b)
+{
+    return suspicion_a != suspicion_b ? suspicion_a > suspicion_b : growth_a > growth_b;
+}
+
 class GrowthSites {
 public:
     // Distinct (process, stack) pairs kept at most, and per process, so that one process with many stacks (a

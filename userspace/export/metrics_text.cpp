@@ -1,5 +1,7 @@
 #include "export/metrics_text.h"
 
+#include "analysis/growth_sites.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -192,13 +194,15 @@ AgentProcessView agent_process_view(const std::vector<Sample>& samples, pid_t pi
     std::stable_sort(v.heap_sites.begin(), v.heap_sites.end(),
                      [](const auto& a, const auto& b) { return a.live_bytes > b.live_bytes; });
     v.processes_with_sites = with_sites.size();
-    // The agent's order (agent/growth_site_namer): processes that grow or are suspected, most suspected first,
+    // The agent's order (analysis::named_before): processes that grow or are suspected, most suspected first,
     // then fastest-growing.
     std::vector<std::pair<std::pair<double, double>, std::string>> order;
     for (const auto& [p, sg] : ranking)
-        if (sg.first > 0 || sg.second > 0)
+        if (analysis::names_growth_sites(sg.first, sg.second))
             order.emplace_back(sg, p);
-    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+        return analysis::named_before(a.first.first, a.first.second, b.first.first, b.first.second);
+    });
     for (size_t i = 0; i < order.size(); ++i)
         if (order[i].second == want)
             v.rank = i + 1;
