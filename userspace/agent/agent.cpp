@@ -241,7 +241,7 @@ GrowthSiteNamer::Named Agent::update_growth_sites(const std::vector<analysis::Pr
     std::set<pid_t> quiet;
     for (const auto& p : processes) {
         live.insert(p.sample.pid);
-        if (p.growth_bytes_per_second <= 0 && p.leak_suspicion <= 0)
+        if (!analysis::names_growth_sites(p.leak_suspicion, p.growth_bytes_per_second))
             quiet.insert(p.sample.pid);
     }
     for (const auto& fs : probes_->drain_faults())
