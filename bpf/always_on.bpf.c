@@ -8,6 +8,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "memsight/events.h"
+#include "python_stack.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -182,6 +183,9 @@ int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
     return 0;
 }
 
+/* Only this process's faults are sampled when set (`memsight leaks` on one process); 0 = every process. */
+const volatile __u32 fault_tgid = 0;
+
 /* Per-CPU countdown of the raw-tracepoint sampler. */
 const volatile __u64 fault_period = 1000;
 struct {
@@ -227,6 +231,8 @@ static __always_inline int sample_fault(void *ctx)
 SEC("perf_event")
 int handle_fault_sample(struct bpf_perf_event_data *ctx)
 {
+    if (fault_tgid && (bpf_get_current_pid_tgid() >> 32) != fault_tgid)
+        return 0;
     return sample_fault(ctx);
 }
 
@@ -255,7 +261,7 @@ struct {
  * page (a page that cannot be read ends the copy), and ships them without waking the reader: the agent drains the
  * ring on its own schedule. Userspace unwinds them with the binaries' CFI, which frame pointers cannot do through
  * glibc (issue 11; docs/design/growth-site-unwinding.md). */
-static __always_inline int copy_fault_stack(struct pt_regs *regs)
+static __always_inline int copy_fault_stack(struct pt_regs *regs, __u64 address)
 {
     __u32 zero = 0;
     struct fault_stack_buf *b = bpf_map_lookup_elem(&fault_stack_scratch, &zero);
@@ -272,6 +278,8 @@ static __always_inline int copy_fault_stack(struct pt_regs *regs)
     b->h.tgid = pid_tgid >> 32;
     b->h.tid = (__u32)pid_tgid;
     b->h.pad = 0;
+    b->h.addr = address;
+    b->h.py_nframes = read_python_stack(b->h.tgid, b->h.tid, b->h.py, &b->h.py_entry_mask);
     bpf_get_current_comm(b->h.comm, sizeof(b->h.comm));
     b->h.regs[0] = ur.ax;
     b->h.regs[1] = ur.dx;
@@ -342,6 +350,8 @@ static __always_inline int copy_fault_stack(struct pt_regs *regs)
 SEC("raw_tp/page_fault_user")
 int handle_fault_tp(struct bpf_raw_tracepoint_args *ctx)
 {
+    if (fault_tgid && (bpf_get_current_pid_tgid() >> 32) != fault_tgid)
+        return 0;
     __u32 zero = 0;
     __u64 *left = bpf_map_lookup_elem(&fault_countdown, &zero);
     if (!left)
@@ -352,6 +362,6 @@ int handle_fault_tp(struct bpf_raw_tracepoint_args *ctx)
     }
     *left = fault_period;
     if (stack_window)
-        return copy_fault_stack((struct pt_regs *)ctx->args[1]);
+        return copy_fault_stack((struct pt_regs *)ctx->args[1], ctx->args[0]);
     return sample_fault(ctx);
 }

@@ -26,7 +26,7 @@ function(memsight_bpf_skeleton name src)
     COMMAND ${CLANG_BPF} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${MEMSIGHT_BPF_ARCH}
             -I${MEMSIGHT_VMLINUX_DIR} -I${CMAKE_SOURCE_DIR}/include -Wall -Werror
             -c ${CMAKE_CURRENT_SOURCE_DIR}/${src} -o ${obj}
-    DEPENDS ${src} ${CMAKE_SOURCE_DIR}/include/memsight/events.h ${CMAKE_SOURCE_DIR}/include/memsight/alloc_events.h ${CMAKE_SOURCE_DIR}/include/memsight/sampling.h
+    DEPENDS ${src} ${CMAKE_SOURCE_DIR}/bpf/python_stack.h ${CMAKE_SOURCE_DIR}/include/memsight/events.h ${CMAKE_SOURCE_DIR}/include/memsight/alloc_events.h ${CMAKE_SOURCE_DIR}/include/memsight/sampling.h
     COMMENT "BPF ${src}"
     VERBATIM)
   add_custom_command(

@@ -93,13 +93,48 @@ struct memsight_fault_key {
 #define MEMSIGHT_DWARF_REG_SP 7
 #define MEMSIGHT_DWARF_REG_BP 6
 #define MEMSIGHT_DWARF_REG_IP 16
+
+/* CPython frames of the faulting thread, read from the interpreter's thread state and frame chain when the
+ * process is in the `python_procs` map (userspace/python/frames.h). Innermost first. */
+#define MEMSIGHT_PY_MAX_FRAMES 32
+struct memsight_py_frame {
+    __u64 code;  /* the frame's code object (PyCodeObject *) */
+    __u64 instr; /* its current instruction (3.13 instr_ptr; 3.11/3.12 prev_instr) */
+};
+
 struct memsight_fault_stack {
     __u32 tgid;
     __u32 tid;
     __u32 stack_len; /* bytes of stack that follow the record, copied from regs[SP] upwards */
+    __u32 py_nframes; /* frames filled in py[] */
+    __u32 py_entry_mask; /* bit i: py[i] is the outermost frame of one call of the eval loop */
     __u32 pad;
+    __u64 addr;      /* the faulting address */
     char comm[MEMSIGHT_COMM_LEN]; /* of the faulting thread */
     __u64 regs[MEMSIGHT_FAULT_STACK_REGS];
+    struct memsight_py_frame py[MEMSIGHT_PY_MAX_FRAMES];
+};
+
+/* Where one process's CPython keeps its threads and frames (value of the `python_procs` map, key tgid). Offsets
+ * in bytes; a frame chain starts at *(*(tstate + tstate_cframe) + cframe_current_frame) when tstate_cframe is
+ * not MEMSIGHT_PY_NO_OFFSET (3.11, 3.12), else at *(tstate + tstate_current_frame) (3.13). */
+#define MEMSIGHT_PY_NO_OFFSET 0xffff
+#define MEMSIGHT_PY_MAX_PROCS 1024
+struct memsight_py_proc {
+    __u64 interp; /* the main PyInterpreterState */
+    __u16 interp_threads_head;
+    __u16 tstate_next;
+    __u16 tstate_native_thread_id;
+    __u16 tstate_cframe;
+    __u16 cframe_current_frame;
+    __u16 tstate_current_frame;
+    __u16 frame_previous;
+    __u16 frame_code;
+    __u16 frame_instr;
+    __u16 frame_owner;
+    __u16 frame_is_entry; /* 3.11's is_entry flag; MEMSIGHT_PY_NO_OFFSET from 3.12 on */
+    __u8 owner_cstack;    /* owner value of the eval loop's entry (shim) frames, 3.12+; 0xff before */
+    __u8 pad;
 };
 
 #define MEMSIGHT_MAX_STACK_DEPTH 64

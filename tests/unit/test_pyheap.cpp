@@ -42,6 +42,16 @@ TEST(PythonLayout, TableFor311)
     EXPECT_EQ(l.gc_lists.back().offset, 0u);         // generation 0, at the generation0 pointer
     EXPECT_TRUE(l.gc_lists.back().from_generation0);
     EXPECT_FALSE(l.gc_lists.front().from_generation0);
+    // Frames (offsetof() against 3.11.7's headers): reached through tstate->cframe, is_entry marks eval calls.
+    EXPECT_EQ(l.interp_threads_head, 16u);
+    EXPECT_EQ(l.tstate_native_thread_id, 160u);
+    EXPECT_EQ(l.tstate_cframe, 56u);
+    EXPECT_EQ(l.tstate_current_frame, Layout::kNoOffset);
+    EXPECT_EQ(l.frame_code, 32u);
+    EXPECT_EQ(l.frame_previous, 48u);
+    EXPECT_EQ(l.frame_is_entry, 68u);
+    EXPECT_EQ(l.owner_cstack, Layout::kNoOffset);
+    EXPECT_EQ(l.code_adaptive, 184u);
 }
 
 TEST(PythonLayout, TableFor312)
@@ -50,6 +60,11 @@ TEST(PythonLayout, TableFor312)
     ASSERT_TRUE(std::holds_alternative<Layout>(r));
     EXPECT_EQ(std::get<Layout>(r).interp_gc, 112u);
     EXPECT_EQ(std::get<Layout>(r).ascii_object_size, 40u);
+    EXPECT_EQ(std::get<Layout>(r).interp_threads_head, 72u);
+    EXPECT_EQ(std::get<Layout>(r).frame_previous, 8u);
+    EXPECT_EQ(std::get<Layout>(r).frame_is_entry, Layout::kNoOffset);
+    EXPECT_EQ(std::get<Layout>(r).owner_cstack, 3u);
+    EXPECT_EQ(std::get<Layout>(r).code_adaptive, 192u);
 }
 
 TEST(PythonLayout, DebugOffsetsOf313)
@@ -68,6 +83,21 @@ TEST(PythonLayout, DebugOffsetsOf313)
     EXPECT_EQ(l.ascii_object_size, 40u);
     EXPECT_EQ(l.compact_object_size, 56u);
     EXPECT_EQ(l.dict_ma_keys, 32u);
+    // Threads, frames and code as published, equal to offsetof() against 3.13.0's headers.
+    EXPECT_EQ(l.interp_threads_head, 7344u);
+    EXPECT_EQ(l.tstate_next, 8u);
+    EXPECT_EQ(l.tstate_native_thread_id, 160u);
+    EXPECT_EQ(l.tstate_current_frame, 72u);
+    EXPECT_EQ(l.tstate_cframe, Layout::kNoOffset);
+    EXPECT_EQ(l.frame_previous, 8u);
+    EXPECT_EQ(l.frame_code, 0u);
+    EXPECT_EQ(l.frame_instr, 56u);
+    EXPECT_EQ(l.frame_owner, 70u);
+    EXPECT_EQ(l.code_filename, 112u);
+    EXPECT_EQ(l.code_qualname, 128u);
+    EXPECT_EQ(l.code_linetable, 136u);
+    EXPECT_EQ(l.code_firstlineno, 68u);
+    EXPECT_EQ(l.code_adaptive, 200u);
 }
 
 TEST(PythonLayout, DebugOffsetsRefusals)

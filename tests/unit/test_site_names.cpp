@@ -195,5 +195,22 @@ TEST(SiteNamesIndex, UnsymbolizedUserFrameIsTheSite)
     EXPECT_EQ(site_index(stack), 1u);
 }
 
+TEST(SiteNames, TheInnermostNamedPythonFrameIsTheSiteOfAPythonStack)
+{
+    auto py = [](std::string function) {
+        symbolize::Frame f = frame(std::move(function), "/srv/app/views.py");
+        f.python = true;
+        f.line = 58;
+        return f;
+    };
+    // CPython's own functions (in the static executable, so not runtime frames by module) come before it.
+    const std::vector<symbolize::Frame> stack{frame("_PyObject_Malloc", "python3.11"), py(""),
+                                              py("CachedReport.__init__"), frame("type_call", "python3.11"),
+                                              py("leaky_view")};
+    EXPECT_EQ(site_index(stack), 2u); // the unnamed frame (its code object was unreadable) is skipped
+    EXPECT_EQ(site_name(stack), "CachedReport.__init__");
+    EXPECT_EQ(stack[2].to_string(), "CachedReport.__init__ (/srv/app/views.py:58)");
+}
+
 } // namespace
 } // namespace memsight::deep

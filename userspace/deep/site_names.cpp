@@ -58,6 +58,12 @@ bool is_runtime_frame(const symbolize::Frame& f)
 
 size_t site_index(const std::vector<symbolize::Frame>& stack)
 {
+    // A CPython process: its code is Python, and the innermost named Python frame is the code that allocates
+    // (what runs below it is the interpreter, or a C extension it called).
+    for (size_t i = 0; i < stack.size(); ++i) {
+        if (stack[i].python && !stack[i].function.empty())
+            return i;
+    }
     for (size_t i = 0; i < stack.size(); ++i) {
         if (!is_runtime_frame(stack[i]))
             return i;

@@ -78,6 +78,14 @@ struct AlwaysOnProbes::Impl {
     symbolize::StackUnwinder unwinder;
     std::map<std::pair<uint32_t, std::vector<uint64_t>>, FaultStack> pending;
     uint64_t pending_full = 0;
+    std::map<uint32_t, python::StackSource> python; // watch_python()
+    bool keep_addresses = false;
+
+    void forget_python(uint32_t tgid) // under fault_mu
+    {
+        if (python.erase(tgid))
+            bpf_map__delete_elem(skel->maps.python_procs, &tgid, sizeof tgid, 0);
+    }
 
     static int on_record(void* ctx, void* data, size_t size)
     {
@@ -96,6 +104,7 @@ struct AlwaysOnProbes::Impl {
             if (gone) {
                 std::lock_guard lock(self->fault_mu);
                 self->unwinder.forget(gone);
+                self->forget_python(static_cast<uint32_t>(gone));
             }
         }
         self->handler(*event);
@@ -121,16 +130,22 @@ struct AlwaysOnProbes::Impl {
         std::copy(std::begin(h.regs), std::end(h.regs), copy.regs.begin());
         copy.stack = {static_cast<const uint8_t*>(data) + sizeof(h), h.stack_len};
         std::pair key{h.tgid, self->unwinder.unwind(static_cast<pid_t>(h.tgid), copy)};
+        if (h.py_nframes > 0 && h.py_nframes <= MEMSIGHT_PY_MAX_FRAMES) {
+            if (auto py = self->python.find(h.tgid); py != self->python.end())
+                key.second = python::weave(key.second, std::span<const memsight_py_frame>(h.py, h.py_nframes), h.py_entry_mask, py->second);
+        }
         auto it = self->pending.find(key);
         if (it == self->pending.end()) {
             if (self->pending.size() >= MEMSIGHT_FAULT_MAP_ENTRIES) {
                 ++self->pending_full;
                 return 0;
             }
-            FaultStack fs{h.tgid, std::string(h.comm, strnlen(h.comm, sizeof(h.comm))), key.second, 0};
+            FaultStack fs{h.tgid, std::string(h.comm, strnlen(h.comm, sizeof(h.comm))), key.second, 0, {}};
             it = self->pending.emplace(std::move(key), std::move(fs)).first;
         }
         ++it->second.samples;
+        if (self->keep_addresses)
+            it->second.addresses.push_back(h.addr);
         return 0;
     }
 
@@ -174,6 +189,8 @@ AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, EventHandler handler
                         "program copies (" + std::to_string(MEMSIGHT_FAULT_STACK_MAX) + " bytes)");
     const uint32_t window = opts.page_faults ? opts.stack_window : 0;
     skel->rodata->stack_window = window;
+    skel->rodata->fault_tgid = static_cast<uint32_t>(opts.fault_tgid);
+    impl_->keep_addresses = opts.fault_addresses;
     const auto page = static_cast<uint32_t>(::sysconf(_SC_PAGESIZE));
     if (int err = bpf_map__set_max_entries(skel->maps.fault_stacks, window ? kFaultStackRingBytes : page); err)
         throw UserError("cannot size the fault-stack ring buffer: " + errno_text(err));
@@ -294,6 +311,22 @@ void AlwaysOnProbes::prioritize_unwinding(std::set<pid_t> tgids)
 {
     std::lock_guard lock(impl_->fault_mu);
     impl_->unwinder.prioritize(std::move(tgids));
+}
+
+void AlwaysOnProbes::watch_python(pid_t tgid, const python::StackSource& source)
+{
+    std::lock_guard lock(impl_->fault_mu);
+    const auto key = static_cast<uint32_t>(tgid);
+    if (int err = bpf_map__update_elem(impl_->skel->maps.python_procs, &key, sizeof key, &source.bpf,
+                                       sizeof source.bpf, BPF_ANY))
+        throw UserError("cannot watch the Python frames of pid " + std::to_string(tgid) + ": " + errno_text(-err));
+    impl_->python[key] = source;
+}
+
+void AlwaysOnProbes::unwatch_python(pid_t tgid)
+{
+    std::lock_guard lock(impl_->fault_mu);
+    impl_->forget_python(static_cast<uint32_t>(tgid));
 }
 
 std::vector<FaultStack> AlwaysOnProbes::drain_faults()

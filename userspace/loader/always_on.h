@@ -2,6 +2,7 @@
 // Owner of the always-on BPF programs: loads the skeleton, attaches the tracepoints and the sampled
 // page-fault perf events, and hands out typed kernel events, named counters and the fault profile.
 #include "memsight/kernel_events.h"
+#include "python/frames.h"
 
 #include <sys/types.h>
 
@@ -32,13 +33,18 @@ struct AlwaysOnOptions {
     // Bytes of user stack copied per sample and unwound in userspace with the binaries' CFI (raw tracepoint only);
     // 0 = the kernel walks frame pointers, which stop inside glibc (docs/design/growth-site-unwinding.md).
     uint32_t stack_window = kDefaultStackWindow;
+    pid_t fault_tgid = 0;         // only this process's faults are sampled (0 = every process)
+    bool fault_addresses = false; // FaultStack::addresses: each sample's faulting address (copied stacks only)
 };
 
 struct FaultStack {
     uint32_t tgid = 0;
     std::string comm;
-    std::vector<uint64_t> user_stack; // innermost first; empty when the stack was lost
+    // Innermost first; empty when the stack was lost. Entries python::is_python_frame() are CPython frames of a
+    // process registered with watch_python(), in place of the eval loop's native frames.
+    std::vector<uint64_t> user_stack;
     uint64_t samples = 0;
+    std::vector<uint64_t> addresses; // with AlwaysOnOptions::fault_addresses: where each sample faulted
 };
 
 class AlwaysOnProbes {
@@ -59,6 +65,10 @@ public:
     KernelCounters counters() const;
     // Processes whose copied stacks are unwound first (symbolize::StackUnwinder::prioritize).
     void prioritize_unwinding(std::set<pid_t> tgids);
+    // Python stacks (copied stacks only): the samples of `tgid` carry its CPython frames from now on, until it
+    // exits or execs, or unwatch_python(). Throws UserError when the BPF map is full (MEMSIGHT_PY_MAX_PROCS).
+    void watch_python(pid_t tgid, const python::StackSource& source);
+    void unwatch_python(pid_t tgid);
     // Takes (and removes) the fault samples aggregated since the last drain.
     std::vector<FaultStack> drain_faults();
     uint64_t fault_sample_period() const { return fault_period_; }

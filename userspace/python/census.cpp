@@ -68,7 +68,7 @@ private:
     Walk walk_list(uint64_t head, const std::unordered_set<uint64_t>& heads);
     const TypeInfo& type_info(uint64_t type);
     TypeInfo read_type(uint64_t type);
-    std::optional<std::string> read_str(uint64_t addr);
+    std::optional<std::string> read_str(uint64_t addr) { return python::read_str(mem_, l_, addr); }
     std::optional<uint64_t> dict_lookup(uint64_t dict, std::string_view key);
     bool collecting();
     void check_heads(const std::vector<uint64_t>& heads);
@@ -80,27 +80,6 @@ private:
     std::unordered_map<uint64_t, TypeInfo> types_;
     uint64_t module_key_ = 0; // address of the interned "__module__" once found
 };
-
-std::optional<std::string> Walker::read_str(uint64_t addr)
-{
-    if (!plausible_pointer(addr))
-        return std::nullopt;
-    uint8_t header[40];
-    if (!mem_.read(addr, header, sizeof header))
-        return std::nullopt;
-    int64_t length = 0;
-    uint32_t state = 0;
-    std::memcpy(&length, header + l_.unicode_length, sizeof length);
-    std::memcpy(&state, header + l_.unicode_state, sizeof state);
-    const unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
-    if (!compact || length < 0 || static_cast<uint64_t>(length) > kMaxNameBytes || (kind != 1 && kind != 2 && kind != 4))
-        return std::nullopt;
-    const uint64_t data = addr + (ascii ? l_.ascii_object_size : l_.compact_object_size);
-    std::vector<uint8_t> units(static_cast<size_t>(length) * kind);
-    if (!units.empty() && !mem_.read(data, units.data(), units.size()))
-        return std::nullopt;
-    return code_units_to_utf8(units.data(), static_cast<size_t>(length), kind);
-}
 
 // The value of a str key in a combined-table dict (a type's __dict__), or nullopt.
 std::optional<uint64_t> Walker::dict_lookup(uint64_t dict, std::string_view key)
@@ -471,6 +450,27 @@ std::string code_units_to_utf8(const uint8_t* data, size_t length, unsigned kind
         }
     }
     return out;
+}
+
+std::optional<std::string> read_str(RemoteMemory& mem_, const Layout& l_, uint64_t addr)
+{
+    if (!plausible_pointer(addr))
+        return std::nullopt;
+    uint8_t header[40];
+    if (!mem_.read(addr, header, sizeof header))
+        return std::nullopt;
+    int64_t length = 0;
+    uint32_t state = 0;
+    std::memcpy(&length, header + l_.unicode_length, sizeof length);
+    std::memcpy(&state, header + l_.unicode_state, sizeof state);
+    const unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
+    if (!compact || length < 0 || static_cast<uint64_t>(length) > kMaxNameBytes || (kind != 1 && kind != 2 && kind != 4))
+        return std::nullopt;
+    const uint64_t data = addr + (ascii ? l_.ascii_object_size : l_.compact_object_size);
+    std::vector<uint8_t> units(static_cast<size_t>(length) * kind);
+    if (!units.empty() && !mem_.read(data, units.data(), units.size()))
+        return std::nullopt;
+    return code_units_to_utf8(units.data(), static_cast<size_t>(length), kind);
 }
 
 } // namespace memsight::python

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -76,6 +77,9 @@ struct TypeDelta {
 // Every type whose count or bytes changed, most grown bytes first (then count); per second over the time
 // between the two walks' starts.
 std::vector<TypeDelta> diff(const Census& first, const Census& last);
+
+// A str object's contents (compact strs of at most 1024 code units), read from the process; nullopt otherwise.
+std::optional<std::string> read_str(RemoteMemory& memory, const Layout& layout, uint64_t addr);
 
 // Compact str contents (PyUnicode kind 1, 2 or 4 code units) as UTF-8.
 std::string code_units_to_utf8(const uint8_t* data, size_t length, unsigned kind);

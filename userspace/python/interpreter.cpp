@@ -90,6 +90,12 @@ Interpreter find_interpreter(pid_t pid, RemoteMemory& memory)
         if (*head == 0)
             throw UserError(who + ": the Python interpreter is not initialized yet (or already finalized)");
         in.interp = *head;
+        if (const auto code_type = elf->find_any_symbol("PyCode_Type"))
+            in.code_type = bias + code_type->vaddr;
+        if (const auto eval = elf->find_any_symbol("_PyEval_EvalFrameDefault"); eval && eval->size) {
+            in.eval_start = bias + eval->vaddr;
+            in.eval_end = in.eval_start + eval->size;
+        }
         return in;
     }
     throw NotPython(who + " is not a Python process (no mapped executable or libpython defines _PyRuntime" +

@@ -17,6 +17,8 @@ struct Interpreter {
     bool in_executable = false; // a statically linked interpreter (the executable defines _PyRuntime)
     uint64_t runtime = 0;     // address of _PyRuntime in the process
     uint64_t interp = 0;      // the first interpreter of _PyRuntime.interpreters (the newest; normally the main one)
+    uint64_t code_type = 0;   // &PyCode_Type: what a code object's ob_type must be (0 when not found)
+    uint64_t eval_start = 0, eval_end = 0; // _PyEval_EvalFrameDefault in the process (0 when not found)
     Layout layout;
 };
 

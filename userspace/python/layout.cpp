@@ -8,6 +8,7 @@ namespace {
 
 constexpr uint64_t kManagedDict = 1u << 4;    // Py_TPFLAGS_MANAGED_DICT (3.11+)
 constexpr uint64_t kManagedWeakref = 1u << 3; // Py_TPFLAGS_MANAGED_WEAKREF (3.12+)
+constexpr uint64_t kFrameOwnedByCstack = 3;   // FRAME_OWNED_BY_CSTACK of enum _frameowner (3.12, 3.13)
 
 uint32_t minor_of(uint32_t hex)
 {
@@ -49,6 +50,17 @@ Layout table_311(uint32_t version_hex)
     l.ascii_object_size = 48; // 3.11 still has the wstr pointer
     l.compact_object_size = 72;
     l.flags_preheader = kManagedDict;
+    l.interp_threads_head = 16;
+    l.tstate_native_thread_id = 160;
+    l.tstate_cframe = 56;
+    l.cframe_current_frame = 8;
+    l.frame_previous = 48;
+    l.frame_code = 32;
+    l.frame_instr = 56; // prev_instr
+    l.frame_owner = 69;
+    l.frame_is_entry = 68;
+    l.code_firstlineno = 72;
+    l.code_adaptive = 184;
     return l;
 }
 
@@ -63,14 +75,28 @@ Layout table_312(uint32_t version_hex)
     l.compact_object_size = 56;
     l.flags_preheader = kManagedDict | kManagedWeakref;
     l.long_tag_shift = 3;
+    l.interp_threads_head = 72;
+    l.tstate_native_thread_id = 144;
+    l.tstate_cframe = 56;
+    l.cframe_current_frame = 0;
+    l.frame_previous = 8;
+    l.frame_code = 0;
+    l.frame_instr = 56; // prev_instr
+    l.frame_owner = 70;
+    l.owner_cstack = kFrameOwnedByCstack;
+    l.code_firstlineno = 68;
+    l.code_adaptive = 192;
     return l;
 }
 
 // The fields of 3.13's _Py_DebugOffsets (Include/internal/pycore_runtime.h at v3.13.0) the census uses: every
 // field is a uint64_t offset; the struct starts with the cookie "xdebugpy", the version and free_threaded.
 namespace debug313 {
-constexpr size_t version = 8, free_threaded = 16, interpreters_head = 40, interp_id = 56, interp_gc = 80,
-                 tp_name = 376, tp_flags = 392, list_ob_item = 432, dict_ma_keys = 456, dict_ma_values = 464,
+constexpr size_t version = 8, free_threaded = 16, interpreters_head = 40, interp_id = 56, threads_head = 72,
+                 interp_gc = 80, tstate_next = 168, tstate_current_frame = 184, tstate_native_thread_id = 200,
+                 frame_previous = 232, frame_executable = 240, frame_instr_ptr = 248, frame_owner = 264,
+                 code_filename = 280, code_qualname = 296, code_linetable = 304, code_firstlineno = 312,
+                 code_adaptive = 344, tp_name = 376, tp_flags = 392, list_ob_item = 432, dict_ma_keys = 456, dict_ma_values = 464,
                  unicode_state = 544, unicode_length = 552, ascii_size = 560, gc_size = 568, gc_collecting = 576,
                  end = 584;
 }
@@ -108,6 +134,20 @@ std::variant<Layout, LayoutError> from_debug_offsets_313(uint32_t version_hex, s
     l.unicode_state = u64_at(b, debug313::unicode_state);
     l.unicode_length = u64_at(b, debug313::unicode_length);
     l.ascii_object_size = u64_at(b, debug313::ascii_size);
+    l.interp_threads_head = u64_at(b, debug313::threads_head);
+    l.tstate_next = u64_at(b, debug313::tstate_next);
+    l.tstate_current_frame = u64_at(b, debug313::tstate_current_frame);
+    l.tstate_native_thread_id = u64_at(b, debug313::tstate_native_thread_id);
+    l.frame_previous = u64_at(b, debug313::frame_previous);
+    l.frame_code = u64_at(b, debug313::frame_executable);
+    l.frame_instr = u64_at(b, debug313::frame_instr_ptr);
+    l.frame_owner = u64_at(b, debug313::frame_owner);
+    l.owner_cstack = kFrameOwnedByCstack;
+    l.code_filename = u64_at(b, debug313::code_filename);
+    l.code_qualname = u64_at(b, debug313::code_qualname);
+    l.code_linetable = u64_at(b, debug313::code_linetable);
+    l.code_firstlineno = u64_at(b, debug313::code_firstlineno);
+    l.code_adaptive = u64_at(b, debug313::code_adaptive);
     // Not published: from 3.13's headers, and only trusted while what is published agrees with them.
     l.ht_qualname = 872;
     l.compact_object_size = l.ascii_object_size + 16; // + utf8_length, utf8

@@ -1,10 +1,11 @@
 #pragma once
-// Where one CPython version keeps what the heap census reads: offsets inside _PyRuntime, the interpreter state,
-// the GC state, type, dict, str and list objects. Pure: chosen from the version (Py_Version) and the first bytes
+// Where one CPython version keeps what the heap census and Python stacks read: offsets inside _PyRuntime, the
+// interpreter state, the GC state, thread states, frames, code, type, dict, str and list objects. Pure: chosen from the version (Py_Version) and the first bytes
 // of _PyRuntime, which from 3.13 on start with _Py_DebugOffsets, CPython's own table for out-of-process tools.
 //
 // Sources: CPython's headers of each version (Include/internal/pycore_runtime.h, pycore_interp.h, pycore_gc.h,
-// pycore_dict.h, cpython/object.h, cpython/unicodeobject.h, cpython/listobject.h), measured with offsetof()
+// pycore_dict.h, pycore_frame.h, cpython/pystate.h, cpython/code.h, cpython/object.h, cpython/unicodeobject.h,
+// cpython/listobject.h), measured with offsetof()
 // against the installed headers of 3.11.7, 3.12.1 and 3.13.0, and checked against running interpreters by
 // tests/e2e/test_pyheap.py. Only x86_64/aarch64 (LP64) release builds with the GIL.
 #include <cstdint>
@@ -47,6 +48,21 @@ struct Layout {
     uint64_t ascii_object_size = 0;   // sizeof(PyASCIIObject): where compact ASCII data starts
     uint64_t compact_object_size = 0; // sizeof(PyCompactUnicodeObject): where other compact data starts
     uint64_t list_ob_item = 24, list_allocated = 32;
+
+    // Threads, frames and code objects, for Python stacks (python/frames.h). kNoOffset: the version has no such
+    // field. 3.11/3.12 reach the current frame through tstate->cframe, 3.13 has tstate->current_frame.
+    static constexpr uint64_t kNoOffset = UINT64_MAX;
+    uint64_t interp_threads_head = 0;    // PyInterpreterState.threads.head
+    uint64_t tstate_next = 8;            // PyThreadState.next
+    uint64_t tstate_native_thread_id = 0;
+    uint64_t tstate_cframe = kNoOffset;  // PyThreadState.cframe (3.11, 3.12)
+    uint64_t cframe_current_frame = kNoOffset;
+    uint64_t tstate_current_frame = kNoOffset; // PyThreadState.current_frame (3.13)
+    uint64_t frame_previous = 0, frame_code = 0, frame_instr = 0, frame_owner = 0;
+    uint64_t frame_is_entry = kNoOffset; // 3.11 marks the first frame of an eval-loop call
+    uint64_t owner_cstack = kNoOffset;   // 3.12+: the owner value of the eval loop's entry (shim) frame
+    uint64_t code_filename = 112, code_qualname = 128, code_linetable = 136, code_firstlineno = 0, code_adaptive = 0;
+    uint64_t bytes_ob_sval = 32; // PyBytesObject.ob_sval (co_linetable is a bytes object)
 
     // Flags of tp_flags.
     uint64_t flag_heaptype = 1u << 9, flag_have_gc = 1u << 14, flag_long_subclass = 1u << 24;

@@ -1,6 +1,7 @@
 #include "symbolize/symbolizer.h"
 
 #include "memsight/events.h"
+#include "python/frames.h"
 #include "util/error.h"
 
 #include <cxxabi.h>
@@ -66,6 +67,9 @@ std::string demangle(const char* name)
 
 std::string Frame::to_string() const
 {
+    if (python) // "leaky_view (/srv/app/views.py:58)", as Python's tracebacks name a frame
+        return (function.empty() ? std::string("[python]") : function) + " (" + module +
+               (line ? ":" + std::to_string(line) : std::string()) + ")";
     char off[32];
     std::snprintf(off, sizeof(off), "+0x%llx", static_cast<unsigned long long>(offset));
     if (!function.empty())
@@ -128,6 +132,24 @@ Frame ProcessSymbolizer::symbolize(uint64_t ip)
     Frame f;
     f.address = ip;
     f.offset = ip;
+    if (python::is_python_frame(ip)) {
+        f.python = true;
+        f.offset = 0;
+        if (!python_ && !python_failed_) {
+            std::string why;
+            python_ = python::FrameNamer::open(impl_->pid, &why);
+            python_failed_ = !python_;
+            if (!python_)
+                spdlog::debug("pid {}: Python frames stay unnamed: {}", impl_->pid, why);
+        }
+        if (auto name = python_ ? python_->name(ip) : std::nullopt) {
+            f.function = std::move(name->function);
+            f.module = std::move(name->file);
+            f.line = name->line;
+        }
+        cache_.emplace(ip, f);
+        return f;
+    }
     if (Dwfl_Module* mod = dwfl_addrmodule(impl_->dwfl, ip)) {
         Dwarf_Addr base = 0;
         const char* path = dwfl_module_info(mod, nullptr, &base, nullptr, nullptr, nullptr, nullptr, nullptr);
@@ -261,13 +283,15 @@ std::vector<Frame> symbolize_stack(ProcessSymbolizer* sym, const std::vector<uin
     std::vector<Frame> frames;
     frames.reserve(ips.size());
     for (size_t i = 0; i < ips.size(); ++i) {
-        const uint64_t ip = i == 0 ? ips[i] : ips[i] - 1;
+        // A return address is looked up at its call; a Python frame is not an address.
+        const uint64_t ip = i == 0 || python::is_python_frame(ips[i]) ? ips[i] : ips[i] - 1;
         if (sym) {
             frames.push_back(sym->symbolize(ip));
         } else {
             Frame f;
             f.address = ip;
             f.offset = ip; // as symbolize() leaves an address nothing is mapped at
+            f.python = python::is_python_frame(ip);
             frames.push_back(f);
         }
     }

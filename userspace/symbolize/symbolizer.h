@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+namespace memsight::python {
+class FrameNamer;
+}
+
 namespace memsight::symbolize {
 
 struct Frame {
@@ -19,6 +23,10 @@ struct Frame {
     uint64_t offset = 0;        // from the function start, or from the module base when function is empty
     uint64_t address = 0;       // the address looked up
     uint64_t module_offset = 0; // address - module load base (0 when not mapped)
+    // A CPython frame (python/frames.h): function is its qualified name, module its file, line its line (0 when
+    // unknown); function is empty when the code object could not be read.
+    bool python = false;
+    int line = 0;
     std::string to_string() const;
 };
 
@@ -60,6 +68,8 @@ public:
 private:
     std::unique_ptr<Impl> impl_;
     std::map<uint64_t, Frame> cache_;
+    std::unique_ptr<python::FrameNamer> python_; // opened at the first Python frame
+    bool python_failed_ = false;
 };
 
 std::string demangle(const char* name);

@@ -1,0 +1,87 @@
+#pragma once
+// Python stacks: the CPython frames the BPF programs read at a sampled page fault (bpf/python_stack.h), woven
+// into the native stack and named from the code objects (qualified function name, file, line).
+//
+// A Python frame travels in a sampled stack (std::vector<uint64_t>, innermost first) as a tagged entry instead of
+// a native address, so the aggregations that key on stacks (growth sites, the fault profile) keep Python frames
+// apart without knowing about them: bit 63 set, the code object's address >> 3 in bits 62..19, the instruction's
+// offset in code units in bits 18..0. User addresses never have bit 63 set.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "memsight/events.h"
+#include "python/interpreter.h"
+#include "python/remote_memory.h"
+
+namespace memsight::python {
+
+inline constexpr uint64_t kPythonFrameTag = uint64_t{1} << 63;
+inline bool is_python_frame(uint64_t entry)
+{
+    return (entry & kPythonFrameTag) != 0;
+}
+// nullopt when the frame cannot be encoded (code not 8-byte aligned or above 2^47, offset beyond 2^19 units).
+std::optional<uint64_t> encode_frame(uint64_t code, uint64_t instr_units);
+struct EncodedFrame {
+    uint64_t code = 0;
+    uint32_t instr_units = 0;
+};
+EncodedFrame decode_frame(uint64_t entry);
+
+// What the fault sampler needs to know of one Python process: the BPF map entry, and where its native stacks
+// enter the eval loop (_PyEval_EvalFrameDefault, whose native frames the Python frames replace).
+struct StackSource {
+    memsight_py_proc bpf{};
+    uint64_t eval_start = 0, eval_end = 0;
+    uint64_t code_adaptive = 0; // offset of a code object's instructions (co_code_adaptive)
+};
+// nullopt with `why` when the interpreter lacks what Python stacks need (the eval loop's symbol).
+std::optional<StackSource> stack_source(const Interpreter& in, std::string* why);
+
+// One stack, innermost first: `native` from the unwinder, `py` the frames BPF read (innermost first), bit i of
+// `entry_mask` set when py[i] is the outermost frame of one eval-loop call. Each native frame inside the eval loop
+// is replaced by the Python frames of that call; Python frames left over (the native stack ended first) follow.
+std::vector<uint64_t> weave(const std::vector<uint64_t>& native, std::span<const memsight_py_frame> py,
+                            uint32_t entry_mask, const StackSource& source);
+
+// Line number of the instruction at `unit` (offset in code units) from a code object's co_linetable (3.11+
+// location table) and co_firstlineno; nullopt when the table gives it no line or is malformed.
+std::optional<int> line_of(std::span<const uint8_t> linetable, int firstlineno, uint32_t unit);
+
+struct FrameName {
+    std::string function; // co_qualname: "leaky_view", "CachedReport.__init__"
+    std::string file;     // co_filename
+    int line = 0;         // 0 when unknown
+};
+
+// Names tagged frames of one process from its code objects, read with process_vm_readv. A pointer that is not a
+// code object of this interpreter (the frame was read while the thread moved on) gives nullopt, never a name.
+class FrameNamer {
+public:
+    // nullopt when the process is not Python or cannot be read (the reason in *why).
+    static std::unique_ptr<FrameNamer> open(pid_t pid, std::string* why);
+    FrameNamer(std::unique_ptr<RemoteMemory> memory, Interpreter in);
+    std::optional<FrameName> name(uint64_t entry);
+
+private:
+    struct Code {
+        bool ok = false;
+        std::string function, file;
+        int firstlineno = 0;
+        std::vector<uint8_t> linetable;
+    };
+    const Code& code(uint64_t addr);
+
+    std::unique_ptr<RemoteMemory> memory_;
+    Interpreter in_;
+    std::unordered_map<uint64_t, Code> codes_;
+};
+
+} // namespace memsight::python
