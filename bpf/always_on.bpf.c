@@ -365,3 +365,46 @@ int handle_fault_tp(struct bpf_raw_tracepoint_args *ctx)
         return copy_fault_stack((struct pt_regs *)ctx->args[1], ctx->args[0]);
     return sample_fault(ctx);
 }
+
+/* Python types whose new objects are recorded (key: process and type object). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, MEMSIGHT_PY_TYPES_MAX);
+    __type(key, struct memsight_py_type_key);
+    __type(value, __u8);
+} python_types SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 4096); /* resized by the loader */
+} python_allocs SEC(".maps");
+
+/* Return of CPython's PyType_GenericAlloc(type, nitems), attached to one process on demand (`memsight leaks` on a
+ * CPython process): the new object's type is read from the object, and only objects of watched types are
+ * recorded, with the Python stack of the thread that made them. */
+SEC("uretprobe")
+int python_alloc_return(struct pt_regs *ctx)
+{
+    const __u64 obj = PT_REGS_RC(ctx);
+    count(MEMSIGHT_CNT_PY_ALLOC_CALLS);
+    if (!obj)
+        return 0;
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct memsight_py_type_key key = {.tgid = pid_tgid >> 32};
+    if (bpf_probe_read_user(&key.type, sizeof(key.type), (void *)(obj + 8)) != 0) /* ob_type */
+        return 0;
+    if (!bpf_map_lookup_elem(&python_types, &key))
+        return 0;
+    struct memsight_py_alloc *e = bpf_ringbuf_reserve(&python_allocs, sizeof(*e), 0);
+    if (!e) {
+        count(MEMSIGHT_CNT_LOST_PY_ALLOC_RING);
+        return 0;
+    }
+    e->tgid = key.tgid;
+    e->tid = (__u32)pid_tgid;
+    e->type = key.type;
+    e->obj = obj;
+    e->py_nframes = read_python_stack(e->tgid, e->tid, e->py, &e->py_entry_mask);
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}

@@ -75,6 +75,8 @@ enum memsight_counter {
     MEMSIGHT_CNT_LOST_FAULT_MAP_FULL, /* the (tgid, stack) aggregation map was full */
     MEMSIGHT_CNT_LOST_OOM_MAP_FULL,   /* the pending OOM-victim map was full */
     MEMSIGHT_CNT_LOST_FAULT_STACK_RING, /* a copied fault stack did not fit in the `fault_stacks` ring */
+    MEMSIGHT_CNT_PY_ALLOC_CALLS,        /* returns of the watched CPython allocation function */
+    MEMSIGHT_CNT_LOST_PY_ALLOC_RING,    /* an allocation of a watched type did not fit in `python_allocs` */
     MEMSIGHT_CNT__MAX,
 };
 
@@ -136,6 +138,24 @@ struct memsight_py_proc {
     __u8 owner_cstack;    /* owner value of the eval loop's entry (shim) frames, 3.12+; 0xff before */
     __u8 pad;
 };
+
+/* A new object of a watched Python type (`python_types`), with the Python stack that made it: record of the
+ * `python_allocs` ring, written by the return probe of CPython's PyType_GenericAlloc. */
+struct memsight_py_type_key {
+    __u32 tgid;
+    __u32 pad;
+    __u64 type; /* PyTypeObject * */
+};
+struct memsight_py_alloc {
+    __u32 tgid;
+    __u32 tid;
+    __u64 type;
+    __u64 obj; /* the new object */
+    __u32 py_nframes;
+    __u32 py_entry_mask;
+    struct memsight_py_frame py[MEMSIGHT_PY_MAX_FRAMES];
+};
+#define MEMSIGHT_PY_TYPES_MAX 4096
 
 #define MEMSIGHT_MAX_STACK_DEPTH 64
 #define MEMSIGHT_STACK_MAP_ENTRIES 16384

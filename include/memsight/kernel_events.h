@@ -48,6 +48,8 @@ struct KernelCounters {
     uint64_t fault_stacks_cfi = 0;            // copied stacks unwound with call-frame information
     uint64_t fault_stacks_frame_pointer = 0;  // copied stacks walked by frame pointers (no libdwfl view of the process)
     uint64_t malformed_records = 0;   // records too short for their type, or of an unknown type
+    uint64_t python_alloc_calls = 0;      // returns of PyType_GenericAlloc seen by an attached allocation probe
+    uint64_t lost_python_alloc_ring = 0;  // new objects of watched types that found the ring full
 };
 
 } // namespace memsight

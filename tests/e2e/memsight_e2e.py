@@ -250,3 +250,32 @@ def traced_with_truth(argv, leaks_args=()):
 
 def live(report_sites):
     return sum(s["live_bytes"] for s in report_sites)
+
+
+def line_containing(path, text):
+    """The 1-based number of the first line of `path` containing `text` (where a test expects a Python frame)."""
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if text in line:
+                return number
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+def check_python_maker(test, entry, function, file_name, line, context=""):
+    """Checks a growing type of `memsight leaks --format json` (python.growing_types[i]): its top site is made by
+    `function`, whose Python frame in the site's stack is in a file named `file_name` at `line`; that site holds at
+    least 90 % of the instances attributed to any site, and those are at least a quarter of the instances the type
+    gained over the session (the allocation probe starts after a warm-up; objects made before are not attributed)."""
+    sites = entry.get("sites")
+    test.assertTrue(sites, f"{context}: no sites for {entry['type']}: {entry}")
+    top = sites[0]
+    summary = [(s["function"], s["objects"]) for s in sites]
+    test.assertEqual(top["function"], function, f"{context}: {summary}")
+    frames = [f for f in top["frames"] if f["python"] and f["function"] == function]
+    test.assertTrue(frames, f"{context}: {function} is not a Python frame of its stack: {top['frames']}")
+    test.assertEqual(os.path.basename(frames[0]["file"]), file_name, f"{context}: {frames[0]}")
+    test.assertEqual(frames[0]["line"], line, f"{context}: {frames[0]}")
+    attributed = entry["objects_by_allocation"] + entry["objects_by_page"]
+    test.assertGreaterEqual(top["objects"], 0.9 * attributed, f"{context}: {summary} of {attributed} attributed")
+    test.assertGreaterEqual(attributed, 0.25 * entry["count_delta"],
+                            f"{context}: {attributed} of {entry['count_delta']} new {entry['type']} attributed")

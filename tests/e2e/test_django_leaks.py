@@ -52,6 +52,12 @@ class DjangoLeaks(unittest.TestCase):
         count = grown[leak_class]["count"]
         self.assertLess(abs(count - cached_after), 0.1 * cached_after, f"{grown[leak_class]} vs {cached_after}")
         self.assertNotIn(f"{django_harness.LEAK_MODULE}.{django_harness.OK_CLASS}", grown)
+        # The view that made them, by the pages their objects sit on (its frame is where CachedReport() is called).
+        print(f"sites of {leak_class}: {[(s['function'], s['objects']) for s in grown[leak_class]['sites']]}; "
+              f"census span {py['census_span_seconds']:.1f} s, probe {py['allocation_probe']}")
+        e2e.check_python_maker(self, grown[leak_class], django_harness.LEAK_FUNCTION, "views.py",
+                               e2e.line_containing(django_harness.VIEWS_FILE, "_REPORT_CACHE.append(CachedReport("),
+                               "gunicorn worker")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,17 @@ class PythonLeaks(unittest.TestCase):
         self.assertLess(abs(top["count"] - truth), 0.1 * truth, f"{build}: {top} vs {truth} alive")
         self.assertLess(abs(top["count_per_s"] - RATE), 0.1 * RATE, f"{build}: {top}")
         self.assertEqual(py["skipped_objects"], 0, f"{build}: {py}")
+        # Which code made them: handle_request(), where `SESSIONS.append(Session(n))` is. After the warm-up (a
+        # quarter of the session) the allocation probe records each new Session with its Python stack; live
+        # objects made before are not attributed (check_python_maker says what it requires).
+        self.assertTrue(py["python_stacks"], f"{build}: {py}")
+        print(f"{build}: sites of Session: {[(s['function'], s['objects']) for s in top['sites']]}; of "
+              f"{top['count_delta']} new: {top['objects_by_allocation']} by allocation, {top['objects_by_page']} "
+              f"by page; probe {py['allocation_probe']}")
+        e2e.check_python_maker(self, top, "handle_request", os.path.basename(SCRIPT),
+                               e2e.line_containing(SCRIPT, "SESSIONS.append(Session(n))"), build)
+        if build != "trixie-3.13":  # its PyType_GenericAlloc is inlined (LTO): page faults only, docs/python.md
+            self.assertGreater(top["sites"][0]["objects_by_allocation"], 0, f"{build}: {top['sites'][0]}")
 
     def test_shared_3_11(self):
         self.leaks_on("shared-3.11")

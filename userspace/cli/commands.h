@@ -27,6 +27,8 @@ const std::atomic<bool>& stop_flag();
 void set_log_level(const std::string& level);
 // Parses a CLI duration via the config syntax ("10s"); throws ConfigError.
 std::chrono::milliseconds duration_arg(const std::string& s, const char* option);
+// "512 B", "1.5 MiB"
+std::string human_bytes(double bytes);
 // The same, and more than 0: throws "OPTION must be more than 0, got 'S'".
 std::chrono::milliseconds positive_duration_arg(const std::string& s, const char* option);
 // Throws "OPTION must be a, b or c, got 'VALUE'" unless `value` is one of `choices`.

@@ -2,6 +2,7 @@
 #include "config/config.h"
 #include "util/error.h"
 
+#include <cstdio>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -74,6 +75,19 @@ void at_least_one(long long value, const char* option)
 {
     if (value < 1)
         throw UserError(std::string(option) + " must be at least 1, got " + std::to_string(value));
+}
+
+std::string human_bytes(double bytes)
+{
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+    return buf;
 }
 
 } // namespace memsight::cli

@@ -1,7 +1,7 @@
 #include "cli/commands.h"
 #include "cli/deep_run.h"
 #include "deep/governor.h"
-#include "python/watch.h"
+#include "cli/python_side.h"
 #include "util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -27,83 +27,6 @@ struct LeaksArgs {
     std::string format = "text";
     std::string overhead_budget = "2%";
 };
-
-std::string human(double bytes)
-{
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (bytes >= 1024 && u < 4) {
-        bytes /= 1024;
-        ++u;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
-    return buf;
-}
-
-// The Python side of a session on a CPython process: a heap census before the session and one after, so that the
-// report names the classes whose live instances grew (docs/python.md). nullopt, silently, for a process that is
-// not Python; one warning line when it is but cannot be read.
-std::optional<python::Watch> start_python_side(pid_t pid)
-{
-    if (::kill(pid, 0) != 0 && errno == ESRCH)
-        return std::nullopt; // the deep session says so, in one line
-    try {
-        return python::start_watch(pid);
-    } catch (const UserError& e) {
-        spdlog::warn("python: no census: {}", e.what());
-        return std::nullopt;
-    }
-}
-
-void finish_python_side(std::optional<python::Watch>& w)
-{
-    if (!w)
-        return;
-    try {
-        python::update(*w);
-    } catch (const UserError& e) { // the process exited during the session
-        spdlog::warn("python: no closing census: {}", e.what());
-        w.reset();
-    }
-}
-
-nlohmann::ordered_json python_json(const python::Watch& p, size_t top)
-{
-    nlohmann::ordered_json j;
-    j["version"] = python::version_text(p.interpreter.layout.version_hex);
-    j["census_span_seconds"] = std::chrono::duration<double>(p.latest.at - p.first.at).count();
-    j["objects"] = p.latest.objects;
-    j["skipped_objects"] = p.first.skipped_objects + p.latest.skipped_objects;
-    auto& types = j["growing_types"] = nlohmann::ordered_json::array();
-    for (const auto& d : python::growing_types(p, top)) {
-        types.push_back({{"type", d.type},
-                         {"count", d.count_last},
-                         {"count_at_start", d.count_first},
-                         {"count_delta", d.count_delta},
-                         {"count_per_s", d.count_per_s},
-                         {"bytes", d.bytes_last},
-                         {"bytes_per_s", d.bytes_per_s}});
-    }
-    return j;
-}
-
-void print_python(const python::Watch& p, size_t top)
-{
-    const auto growth = python::growing_types(p, top);
-    std::printf("\nPython %s: %llu GC-tracked objects; classes whose live instances grew over %.1f s (census at the "
-                "start and the end):\n",
-                python::version_text(p.interpreter.layout.version_hex).c_str(),
-                static_cast<unsigned long long>(p.latest.objects),
-                std::chrono::duration<double>(p.latest.at - p.first.at).count());
-    if (growth.empty())
-        std::printf("  none\n");
-    for (const auto& d : growth) {
-        std::printf("  %-40s %10llu live (+%lld, %.1f/s)  %s (+%s/s)\n", d.type.c_str(),
-                    static_cast<unsigned long long>(d.count_last), static_cast<long long>(d.count_delta),
-                    d.count_per_s, human(static_cast<double>(d.bytes_last)).c_str(), human(d.bytes_per_s).c_str());
-    }
-}
 
 const char* kCounterNames[] = {
     "alloc_calls",    "free_calls",          "sampled_allocations",       "frees_matched",
@@ -209,11 +132,11 @@ void print_text(const DeepRun& run, const std::vector<deep::SiteReport>& sites, 
         if (shown++ == a.top)
             break;
         std::printf("\n#%zu %s%s  live %s in %.0f blocks (%s older than %s)  [%s, pid %u]\n", shown, s.site.c_str(),
-                    s.growing ? "  GROWING" : "", human(s.live_bytes).c_str(), s.live_count,
-                    human(s.live_bytes_older_than_min_age).c_str(), a.min_age.c_str(), s.mmap ? "mmap" : "heap",
+                    s.growing ? "  GROWING" : "", human_bytes(s.live_bytes).c_str(), s.live_count,
+                    human_bytes(s.live_bytes_older_than_min_age).c_str(), a.min_age.c_str(), s.mmap ? "mmap" : "heap",
                     s.tgid);
         std::printf("   alloc %s/s, free %s/s; ages p50 %.1fs p90 %.1fs max %.1fs\n",
-                    human(s.alloc_bytes_per_second).c_str(), human(s.free_bytes_per_second).c_str(), s.age_p50_s,
+                    human_bytes(s.alloc_bytes_per_second).c_str(), human_bytes(s.free_bytes_per_second).c_str(), s.age_p50_s,
                     s.age_p90_s, s.age_max_s);
         for (const auto& f : s.stack)
             std::printf("     %s\n", f.c_str());
@@ -231,9 +154,9 @@ int run_leaks(const LeaksArgs& a)
     o.interval = duration_arg(a.interval, "--interval");
     o.min_age = duration_arg(a.min_age, "--min-age");
     o.overhead_budget = budget_arg(a.overhead_budget, "--overhead-budget");
-    auto py = a.targets.pid ? start_python_side(a.targets.pid) : std::nullopt;
+    auto py = a.targets.pid ? start_python_side(a.targets.pid, o.duration) : nullptr;
     DeepRun run = run_deep_session(a.targets, o);
-    finish_python_side(py);
+    finish_python_side(py, a.top);
     const auto sites = run.driver->report();
     if (a.format == "json") {
         auto j = to_json(run, sites, a);

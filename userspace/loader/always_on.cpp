@@ -23,6 +23,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <utility>
 
 namespace memsight::loader {
 namespace {
@@ -80,6 +81,26 @@ struct AlwaysOnProbes::Impl {
     uint64_t pending_full = 0;
     std::map<uint32_t, python::StackSource> python; // watch_python()
     bool keep_addresses = false;
+    RingPtr alloc_ring; // python_allocs: consumed under fault_mu
+    std::vector<LinkPtr> alloc_links;
+    std::vector<PythonAlloc> allocs;
+
+    static int on_python_alloc(void* ctx, void* data, size_t size)
+    {
+        auto* self = static_cast<Impl*>(ctx);
+        memsight_py_alloc e;
+        if (size < sizeof(e)) {
+            ++self->malformed;
+            return 0;
+        }
+        std::memcpy(&e, data, sizeof(e));
+        PythonAlloc a{e.tgid, e.type, e.obj, {}};
+        if (auto py = self->python.find(e.tgid); py != self->python.end() && e.py_nframes <= MEMSIGHT_PY_MAX_FRAMES)
+            a.stack = python::weave({}, std::span<const memsight_py_frame>(e.py, e.py_nframes), e.py_entry_mask,
+                                    py->second);
+        self->allocs.push_back(std::move(a));
+        return 0;
+    }
 
     void forget_python(uint32_t tgid) // under fault_mu
     {
@@ -194,6 +215,8 @@ AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, EventHandler handler
     const auto page = static_cast<uint32_t>(::sysconf(_SC_PAGESIZE));
     if (int err = bpf_map__set_max_entries(skel->maps.fault_stacks, window ? kFaultStackRingBytes : page); err)
         throw UserError("cannot size the fault-stack ring buffer: " + errno_text(err));
+    if (int err = bpf_map__set_max_entries(skel->maps.python_allocs, opts.python_allocs ? 2u << 20 : page); err)
+        throw UserError("cannot size the Python allocation ring buffer: " + errno_text(err));
     bpf_program__set_autoload(skel->progs.handle_fault_sample, opts.page_faults);
     bpf_program__set_autoload(skel->progs.handle_fault_tp, opts.page_faults);
     if (int err = always_on__load(skel); err) {
@@ -224,6 +247,13 @@ AlwaysOnProbes::AlwaysOnProbes(const AlwaysOnOptions& opts, EventHandler handler
             throw UserError("cannot open the fault-stack ring buffer: " + errno_text(errno));
         spdlog::info("page-fault stacks: {} bytes of user stack copied per sample, unwound with the binaries' CFI",
                      window);
+    }
+
+    if (opts.python_allocs) {
+        impl_->alloc_ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.python_allocs), &Impl::on_python_alloc,
+                                                 impl_.get(), nullptr));
+        if (!impl_->alloc_ring)
+            throw UserError("cannot open the Python allocation ring buffer: " + errno_text(errno));
     }
 
     impl_->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_record, impl_.get(), nullptr));
@@ -283,7 +313,7 @@ int AlwaysOnProbes::poll(int timeout_ms)
     return n == -EINTR ? 0 : n;
 }
 
-static_assert(MEMSIGHT_CNT__MAX == 9, "KernelCounters names every kernel counter: add the new one there too");
+static_assert(MEMSIGHT_CNT__MAX == 11, "KernelCounters names every kernel counter: add the new one there too");
 
 KernelCounters AlwaysOnProbes::counters() const
 {
@@ -298,6 +328,8 @@ KernelCounters AlwaysOnProbes::counters() const
     k.lost_fault_map_full = c[MEMSIGHT_CNT_LOST_FAULT_MAP_FULL];
     k.lost_oom_map_full = c[MEMSIGHT_CNT_LOST_OOM_MAP_FULL];
     k.lost_fault_stack_ring = c[MEMSIGHT_CNT_LOST_FAULT_STACK_RING];
+    k.python_alloc_calls = c[MEMSIGHT_CNT_PY_ALLOC_CALLS];
+    k.lost_python_alloc_ring = c[MEMSIGHT_CNT_LOST_PY_ALLOC_RING];
     k.malformed_records = impl_->malformed.load();
     std::lock_guard lock(impl_->fault_mu);
     k.lost_fault_map_full += impl_->pending_full;
@@ -327,6 +359,36 @@ void AlwaysOnProbes::unwatch_python(pid_t tgid)
 {
     std::lock_guard lock(impl_->fault_mu);
     impl_->forget_python(static_cast<uint32_t>(tgid));
+}
+
+void AlwaysOnProbes::attach_python_allocs(pid_t tgid, const std::string& binary)
+{
+    std::lock_guard lock(impl_->fault_mu);
+    if (!impl_->alloc_ring)
+        throw UserError("the Python allocation probe was not set up (AlwaysOnOptions::python_allocs)");
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = true, .func_name = "PyType_GenericAlloc");
+    bpf_link* link = bpf_program__attach_uprobe_opts(impl_->skel->progs.python_alloc_return, tgid, binary.c_str(), 0,
+                                                     &opts);
+    if (!link)
+        throw UserError("cannot attach a return probe to PyType_GenericAlloc in " + binary + ": " +
+                        errno_text(errno));
+    impl_->alloc_links.emplace_back(link);
+}
+
+void AlwaysOnProbes::watch_python_type(pid_t tgid, uint64_t type)
+{
+    const memsight_py_type_key key{static_cast<uint32_t>(tgid), 0, type};
+    const uint8_t one = 1;
+    if (int err = bpf_map__update_elem(impl_->skel->maps.python_types, &key, sizeof key, &one, sizeof one, BPF_ANY))
+        throw UserError("cannot watch a Python type of pid " + std::to_string(tgid) + ": " + errno_text(-err));
+}
+
+std::vector<PythonAlloc> AlwaysOnProbes::drain_python_allocs()
+{
+    std::lock_guard lock(impl_->fault_mu);
+    if (impl_->alloc_ring)
+        ring_buffer__consume(impl_->alloc_ring.get());
+    return std::exchange(impl_->allocs, {});
 }
 
 std::vector<FaultStack> AlwaysOnProbes::drain_faults()

@@ -35,6 +35,14 @@ struct AlwaysOnOptions {
     uint32_t stack_window = kDefaultStackWindow;
     pid_t fault_tgid = 0;         // only this process's faults are sampled (0 = every process)
     bool fault_addresses = false; // FaultStack::addresses: each sample's faulting address (copied stacks only)
+    bool python_allocs = false;   // room for attach_python_allocs() (a 2 MiB ring)
+};
+
+// A new object of a watched Python type, and the Python stack that made it (python::is_python_frame entries).
+struct PythonAlloc {
+    uint32_t tgid = 0;
+    uint64_t type = 0, object = 0;
+    std::vector<uint64_t> stack;
 };
 
 struct FaultStack {
@@ -69,6 +77,13 @@ public:
     // exits or execs, or unwatch_python(). Throws UserError when the BPF map is full (MEMSIGHT_PY_MAX_PROCS).
     void watch_python(pid_t tgid, const python::StackSource& source);
     void unwatch_python(pid_t tgid);
+    // Records the new objects of the watched types of `tgid` (after watch_python()): a return probe on
+    // PyType_GenericAlloc in `binary` (a path this process can open, e.g. through /proc/PID/root), where CPython
+    // allocates instances of classes. Needs AlwaysOnOptions::python_allocs. Throws UserError naming what failed.
+    void attach_python_allocs(pid_t tgid, const std::string& binary);
+    void watch_python_type(pid_t tgid, uint64_t type);
+    // Takes the new objects recorded since the last call.
+    std::vector<PythonAlloc> drain_python_allocs();
     // Takes (and removes) the fault samples aggregated since the last drain.
     std::vector<FaultStack> drain_faults();
     uint64_t fault_sample_period() const { return fault_period_; }

@@ -37,6 +37,7 @@ struct TypeInfo {
     // tp_itemsize is set but the ob_size slot holds something else (generators keep their frame inline and
     // have no ob_size): sized by tp_basicsize alone, and counted as not fully sized.
     bool no_ob_size = false;
+    bool located = false; // CensusOptions::locate names it: its objects' addresses are kept
 };
 
 bool without_ob_size(std::string_view static_type_name)
@@ -57,6 +58,7 @@ public:
 private:
     struct Tally {
         uint64_t count = 0, bytes = 0;
+        std::vector<uint64_t> addresses; // of a located type's objects
     };
     struct Walk {
         bool complete = false;
@@ -158,8 +160,11 @@ TypeInfo Walker::read_type(uint64_t type)
 const TypeInfo& Walker::type_info(uint64_t type)
 {
     auto it = types_.find(type);
-    if (it == types_.end())
-        it = types_.emplace(type, read_type(type)).first;
+    if (it == types_.end()) {
+        TypeInfo t = read_type(type);
+        t.located = t.ok && options_.locate.contains(t.name);
+        it = types_.emplace(type, std::move(t)).first;
+    }
     return it->second;
 }
 
@@ -251,6 +256,8 @@ Walker::Walk Walker::walk_list(uint64_t head, const std::unordered_set<uint64_t>
             auto& tally = w.by_type[at(obj + l_.ob_type)];
             ++tally.count;
             tally.bytes += object_size(l_, t.basicsize, t.itemsize, ob_size, t.flags, t.is_list, allocated);
+            if (t.located)
+                tally.addresses.push_back(node + l_.gc_head_size);
             ++w.objects;
         }
         prev = node;
@@ -308,9 +315,11 @@ Census Walker::run()
         }
         c.skipped_objects += best.skipped;
         c.unsized_objects += best.unsized;
-        for (const auto& [type, t] : best.by_type) {
+        for (auto& [type, t] : best.by_type) {
             by_type[type].count += t.count;
             by_type[type].bytes += t.bytes;
+            auto& into = by_type[type].addresses;
+            into.insert(into.end(), t.addresses.begin(), t.addresses.end());
         }
     }
 
@@ -318,8 +327,13 @@ Census Walker::run()
     for (const auto& [type, t] : by_type) {
         auto& tc = by_name[types_.at(type).name];
         tc.type = types_.at(type).name;
+        c.type_objects[tc.type].push_back(type);
         tc.count += t.count;
         tc.bytes += t.bytes;
+        if (!t.addresses.empty()) {
+            auto& into = c.located[tc.type];
+            into.insert(into.end(), t.addresses.begin(), t.addresses.end());
+        }
         c.objects += t.count;
         c.bytes += t.bytes;
     }

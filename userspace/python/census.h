@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "python/interpreter.h"
@@ -45,12 +46,17 @@ struct Census {
     uint64_t unsized_objects = 0;
     std::vector<std::string> notes; // one line per incomplete list
     uint64_t reads = 0;             // process_vm_readv calls
+    // CensusOptions::locate: where each object of those types is (the object's address, after its GC header).
+    std::unordered_map<std::string, std::vector<uint64_t>> located;
+    // The type objects (PyTypeObject *) behind each name of `types` (two classes may share a name).
+    std::unordered_map<std::string, std::vector<uint64_t>> type_objects;
 };
 
 struct CensusOptions {
     uint64_t max_objects_per_list = 50'000'000; // bound of one list walk (a corrupt or cyclic list ends here)
     int attempts = 3;                           // walks of a list that changed under the reader before giving up
     bool stop_target = false;                   // SIGSTOP the target during the walk (SIGCONT after)
+    std::unordered_set<std::string> locate;     // types (as named in TypeCount) whose objects' addresses are kept
 };
 
 // Census of one interpreter. Throws UserError when the process exits, or when the GC list heads are not where

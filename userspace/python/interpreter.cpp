@@ -81,6 +81,7 @@ Interpreter find_interpreter(pid_t pid, RemoteMemory& memory)
 
         Interpreter in;
         in.object = c.first.path;
+        in.host_object = host->path;
         in.in_executable = c.is_exe;
         in.runtime = runtime_addr;
         in.layout = std::get<Layout>(std::move(layout));

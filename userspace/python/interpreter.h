@@ -13,7 +13,8 @@
 namespace memsight::python {
 
 struct Interpreter {
-    std::string object;       // path of the object as the process sees it
+    std::string object;       // path of the object as /proc/PID/maps names it
+    std::string host_object;  // a path memsight can open it at (through /proc/PID/root when it must)
     bool in_executable = false; // a statically linked interpreter (the executable defines _PyRuntime)
     uint64_t runtime = 0;     // address of _PyRuntime in the process
     uint64_t interp = 0;      // the first interpreter of _PyRuntime.interpreters (the newest; normally the main one)
