@@ -64,5 +64,33 @@ class PythonAgent(unittest.TestCase):
         self.assertNotIn("no census", logs)
 
 
+    def test_growth_sites_of_a_python_process_are_python_functions(self):
+        """Without any deep session, the always-on tier's growth sites of a CPython process name its Python
+        functions (page-fault samples carry the interpreter's frames), not CPython's own (_PyObject_Malloc)."""
+        config = "profile: dev\nkernel:\n  page_faults:\n    sample_period: 10\nescalation:\n  enabled: false\n"
+        ours = {"Session.__init__", "handle_request", "leak_forever"}
+        for build in ("static-3.11", "trixie-3.13"):
+            proc = subprocess.Popen(python_builds.argv(build, SCRIPT, "4000", "1000"), stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+            try:
+                ready = proc.stdout.readline().split()
+                self.assertEqual(ready[:1], ["ready"], f"{build}: leak_class.py did not start")
+                pid = int(ready[1])
+                with e2e.Agent(config_text=config) as agent:
+                    def sites(m):
+                        rows = e2e.select(m, "memsight_process_growth_site_bytes", pid=pid)
+                        return rows if any(l["site"] in ours for l, _ in rows) else None
+
+                    agent.wait_for(sites, timeout=60, what=f"{build}: a Python function as a growth site")
+                    time.sleep(6)
+                    rows = e2e.select(agent.scrape(), "memsight_process_growth_site_bytes", pid=pid)
+            finally:
+                proc.stdin.close()
+                proc.wait(timeout=10)
+                proc.stdout.close()
+            ranked = [l["site"] for l, v in sorted(rows, key=lambda r: -r[1])]
+            print(f"{build}: growth sites {[(l['site'], int(v)) for l, v in rows]}")
+            self.assertIn(ranked[0], ours, f"{build}: {ranked}")
+
 if __name__ == "__main__":
     e2e.main()

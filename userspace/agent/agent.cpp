@@ -261,6 +261,18 @@ GrowthSiteNamer::Named Agent::update_growth_sites(const std::vector<analysis::Pr
     for (const auto& p : processes)
         if (named_containers.contains(p.identity.container_id))
             named.insert(p.sample.pid);
+    // CPython processes among them get their Python frames read with each sample from now on (python/frames.h).
+    for (auto it = python_checked_.begin(); it != python_checked_.end();)
+        it = live.contains(it->first) ? std::next(it) : python_checked_.erase(it);
+    for (const auto& p : processes) {
+        if (!named.contains(p.sample.pid))
+            continue;
+        auto [it, fresh] = python_checked_.try_emplace(p.sample.pid, p.sample.start_ticks);
+        if (fresh || it->second != p.sample.start_ticks) { // new, or the pid was reused
+            it->second = p.sample.start_ticks;
+            probes_->watch_python_process(p.sample.pid);
+        }
+    }
     probes_->prioritize_unwinding(std::move(named));
     return growth;
 }

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -112,6 +113,7 @@ private:
     analysis::OomTracker oom_tracker_;
     EventRouter router_;
     std::unique_ptr<loader::AlwaysOnProbes> probes_;
+    std::map<pid_t, uint64_t> python_checked_; // processes whose growth sites were named: pid -> start ticks
 
     // Scan thread only.
     analysis::GrowthSites growth_sites_{cfg_.growth_window};

@@ -1,10 +1,6 @@
 #include "cli/fault_sampling.h"
 
 #include "cli/commands.h"
-#include "python/interpreter.h"
-#include "util/error.h"
-
-#include <spdlog/spdlog.h>
 
 #include <thread>
 
@@ -20,27 +16,6 @@ std::unique_ptr<loader::AlwaysOnProbes> open_fault_sampler(uint64_t period, pid_
     opts.page_faults = true;
     opts.fault_sample_period = period;
     return std::make_unique<loader::AlwaysOnProbes>(opts, [](const KernelEvent&) {});
-}
-
-bool watch_python_stacks(loader::AlwaysOnProbes& probes, pid_t pid)
-{
-    std::string why;
-    try {
-        python::RemoteMemory memory(pid);
-        const auto in = python::find_interpreter(pid, memory);
-        if (!probes.stack_window())
-            why = "the stack window is 0 (kernel.page_faults.stack_window)";
-        else if (auto source = python::stack_source(in, &why)) {
-            probes.watch_python(pid, *source);
-            return true;
-        }
-    } catch (const python::NotPython&) {
-        return false;
-    } catch (const UserError& e) {
-        why = e.what();
-    }
-    spdlog::warn("pid {}: no Python frames in its stacks ({}): native frames only", pid, why);
-    return false;
 }
 
 void sample_faults(loader::AlwaysOnProbes& probes, std::chrono::milliseconds duration,

@@ -17,9 +17,6 @@ inline constexpr auto kFaultDrainEvery = std::chrono::milliseconds(200);
 // samples that process's faults alone; `addresses` keeps each sample's faulting address (FaultStack::addresses).
 std::unique_ptr<loader::AlwaysOnProbes> open_fault_sampler(uint64_t period, pid_t only = 0, bool addresses = false);
 
-// Makes the samples of `pid` carry its Python frames when it is a CPython process memsight can read (true). A
-// process that is not Python: false, silently; a Python one whose frames cannot be read: false and one warning.
-bool watch_python_stacks(loader::AlwaysOnProbes& probes, pid_t pid);
 
 // Drains `probes` every kFaultDrainEvery for `duration`, handing each batch to `take`, until the time is up, the
 // stop flag is set or `done()` returns true; drains once more at the end.

@@ -71,7 +71,7 @@ int run_sampling(const GrowthArgs& a)
     std::string comm = comm_of(a.pid);
 
     const auto sampler = open_fault_sampler(a.period);
-    watch_python_stacks(*sampler, a.pid);
+    sampler->watch_python_process(a.pid);
     auto& probes = *sampler;
     spdlog::info("sampling the page faults of pid {} for {} ms, one every {} faults per CPU", a.pid, duration.count(),
                  probes.fault_sample_period());

@@ -249,7 +249,7 @@ PythonSidePtr start_python_side(pid_t pid, std::chrono::milliseconds session)
         opts.fault_addresses = true;
         opts.python_allocs = true;
         side->probes = std::make_unique<loader::AlwaysOnProbes>(opts, [](const KernelEvent&) {});
-        if (!watch_python_stacks(*side->probes, pid))
+        if (!side->probes->watch_python_process(pid))
             side->probes.reset();
     } catch (const UserError& e) {
         spdlog::warn("python: no Python sites for the growing classes: {}", e.what());
