@@ -137,7 +137,24 @@ struct memsight_py_proc {
     __u16 frame_is_entry; /* 3.11's is_entry flag; MEMSIGHT_PY_NO_OFFSET from 3.12 on */
     __u8 owner_cstack;    /* owner value of the eval loop's entry (shim) frames, 3.12+; 0xff before */
     __u8 pad;
+    __u16 code_adaptive;  /* where a code object's instructions start (co_code_adaptive) */
+    __u16 pad2;
 };
+
+/* A Python frame as an entry of a sampled stack, in place of a native address (which never has bit 63 set):
+ * bit 63, the code object's address >> 3 in bits 62..19, the instruction's offset in 2-byte code units in bits
+ * 18..0. 0 when the frame cannot be encoded (not a user-space, 8-byte aligned code object, or too far in). */
+#define MEMSIGHT_PY_FRAME_TAG (1ULL << 63)
+#define MEMSIGHT_PY_UNIT_BITS 19
+static inline __u64 memsight_py_frame_entry(__u64 code, __u64 instr, __u64 code_adaptive)
+{
+    const __u64 start = code + code_adaptive;
+    /* 3.11/3.12 point at the instruction before the first one until a frame has run any. */
+    const __u64 units = instr > start ? (instr - start) / 2 : 0;
+    if (code == 0 || (code & 7) != 0 || code >= (1ULL << 47) || units >= (1ULL << MEMSIGHT_PY_UNIT_BITS))
+        return 0;
+    return MEMSIGHT_PY_FRAME_TAG | ((code >> 3) << MEMSIGHT_PY_UNIT_BITS) | units;
+}
 
 /* A new object of a watched Python type (`python_types`), with the Python stack that made it: record of the
  * `python_allocs` ring, written by the return probe of CPython's PyType_GenericAlloc. */

@@ -56,6 +56,12 @@ class PythonLeaks(unittest.TestCase):
                                e2e.line_containing(SCRIPT, "SESSIONS.append(Session(n))"), build)
         if build != "trixie-3.13":  # its PyType_GenericAlloc is inlined (LTO): page faults only, docs/python.md
             self.assertGreater(top["sites"][0]["objects_by_allocation"], 0, f"{build}: {top['sites'][0]}")
+        # The deep tier's own sites (malloc, mmap) carry the Python frames too: named by Python functions, not
+        # by CPython's (_PyObject_ArenaMmap).
+        self.assertTrue(report["targets"][0]["python_frames"], f"{build}: {report['targets']}")
+        native = [s["site"] for s in report["sites"]]
+        print(f"{build}: deep-tier sites {native[:4]}")
+        self.assertTrue({"Session.__init__", "handle_request", "leak_forever"} & set(native[:2]), f"{build}: {native}")
 
     def test_shared_3_11(self):
         self.leaks_on("shared-3.11")

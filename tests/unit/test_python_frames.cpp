@@ -9,16 +9,17 @@ using namespace memsight::python;
 
 TEST(PythonFrames, EncodeDecode)
 {
-    const auto e = encode_frame(0x7f12'3456'7890, 1234);
-    ASSERT_TRUE(e);
-    EXPECT_TRUE(is_python_frame(*e));
-    EXPECT_EQ(decode_frame(*e).code, 0x7f12'3456'7890u);
-    EXPECT_EQ(decode_frame(*e).instr_units, 1234u);
+    // Code object at 0x7f1234567890, instructions from +0x40, the 1234th code unit (2 bytes each).
+    const uint64_t e = memsight_py_frame_entry(0x7f12'3456'7890, 0x7f12'3456'7890 + 0x40 + 2 * 1234, 0x40);
+    EXPECT_TRUE(is_python_frame(e));
+    EXPECT_EQ(decode_frame(e).code, 0x7f12'3456'7890u);
+    EXPECT_EQ(decode_frame(e).instr_units, 1234u);
+    EXPECT_EQ(decode_frame(memsight_py_frame_entry(0x1000, 0x1000, 0x40)).instr_units, 0u); // before the first
     EXPECT_FALSE(is_python_frame(0x7fff'ffff'f000)); // user addresses never carry the tag
-    EXPECT_FALSE(encode_frame(0x7f12'3456'7891, 0));  // not 8-byte aligned: not a code object
-    EXPECT_FALSE(encode_frame(0, 0));
-    EXPECT_FALSE(encode_frame(uint64_t{1} << 47, 0)); // beyond user space
-    EXPECT_FALSE(encode_frame(0x1000, 1u << 19));     // beyond the offset's bits
+    EXPECT_EQ(memsight_py_frame_entry(0x7f12'3456'7891, 0, 0), 0u);  // not 8-byte aligned: not a code object
+    EXPECT_EQ(memsight_py_frame_entry(0, 0, 0), 0u);
+    EXPECT_EQ(memsight_py_frame_entry(uint64_t{1} << 47, 0, 0), 0u); // beyond user space
+    EXPECT_EQ(memsight_py_frame_entry(0x1000, 0x1000 + 2 * (1u << 19), 0), 0u); // beyond the offset's bits
 }
 
 TEST(PythonFrames, WeaveReplacesEvalLoopFrames)
@@ -26,7 +27,7 @@ TEST(PythonFrames, WeaveReplacesEvalLoopFrames)
     StackSource src;
     src.eval_start = 0x5000;
     src.eval_end = 0x6000;
-    src.code_adaptive = 0x40;
+    src.bpf.code_adaptive = 0x40;
     // Three Python frames, innermost first; py[1] and py[2] are each the outermost of one eval-loop call.
     const std::array<memsight_py_frame, 3> py{{{0x10000, 0x10000 + 0x40 + 2 * 7},
                                                 {0x20000, 0x20000 + 0x40 + 2 * 3},

@@ -51,6 +51,7 @@ nlohmann::ordered_json to_json(const DeepRun& run, const std::vector<deep::SiteR
                            {"allocator", t.active},
                            {"hooked", t.hooked},
                            {"missing", t.missing},
+                           {"python_frames", t.python},
                            {"attach_errors", t.attach_errors},
                            {"refused", t.refused},
                            {"reason", t.refusal}});

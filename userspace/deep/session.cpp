@@ -3,6 +3,7 @@
 #include "deep/allocators.h"
 #include "procfs/proc_parse.h"
 #include "procfs/read_file.h"
+#include "python/frames.h"
 #include "util/error.h"
 
 #include <spdlog/spdlog.h>
@@ -121,6 +122,15 @@ TargetReport Session::attach_process(pid_t pid)
             why += " (" + found.warnings.front() + (found.warnings.size() > 1 ? ", ..." : "") + ")";
         t.refusal = "pid " + std::to_string(pid) + " (" + t.comm + "): " + why;
         return t;
+    }
+    // A CPython process: its sites name Python functions (docs/python.md).
+    if (auto source = python::stack_source_of(pid)) {
+        try {
+            probes_->watch_python(pid, *source);
+            t.python = true;
+        } catch (const UserError& e) {
+            spdlog::warn("{}: native frames only", e.what());
+        }
     }
     start_times_.insert({pid, st->starttime_ticks});
     return t;

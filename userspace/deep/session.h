@@ -36,6 +36,7 @@ struct TargetReport {
     std::vector<std::string> attach_errors;
     bool refused = false;
     std::string refusal; // why (Go binary, kernel thread, nothing to hook)
+    bool python = false; // a CPython process whose sites carry its Python frames
 };
 
 // One call site's reading at one moment. Heap sites come from the kernel (weighted estimates); mmap sites

@@ -418,6 +418,15 @@ std::vector<Outstanding> AllocProbes::outstanding() const
     return out;
 }
 
+void AllocProbes::watch_python(pid_t pid, const python::StackSource& source)
+{
+    const auto key = static_cast<uint32_t>(pid);
+    if (int err = bpf_map__update_elem(impl_->skel->maps.python_procs, &key, sizeof key, &source.bpf,
+                                       sizeof source.bpf, BPF_ANY))
+        throw UserError("cannot watch the Python frames of pid " + std::to_string(pid) + ": " + std::strerror(-err));
+    impl_->skel->bss->python_targets = 1;
+}
+
 std::vector<uint64_t> AllocProbes::stack(uint32_t tgid, uint64_t stack_id) const
 {
     if (stack_id == 0)

@@ -3,6 +3,8 @@
 // aggregates and outstanding allocations, and a ring buffer of mmap-family calls.
 #include "memsight/alloc_events.h"
 
+#include "python/frames.h"
+
 #include <sys/types.h>
 
 #include <array>
@@ -60,6 +62,9 @@ public:
     AllocCounters counters() const;
     std::vector<SiteStats> sites() const;
     std::vector<Outstanding> outstanding() const;
+    // The sites of `pid`, a CPython process, carry its Python frames after the native ones (python/frames.h).
+    // Throws UserError when the BPF map is full.
+    void watch_python(pid_t pid, const python::StackSource& source);
     // Frames of a site's stack, innermost first; empty when unknown.
     std::vector<uint64_t> stack(uint32_t tgid, uint64_t stack_id) const;
     uint64_t sample_bytes() const { return sample_bytes_; }

@@ -3,7 +3,6 @@
 #include "loader/kernel_records.h"
 #include "loader/libbpf_owners.h"
 #include "memsight/events.h"
-#include "python/interpreter.h"
 #include "symbolize/stack_unwinder.h"
 #include "util/error.h"
 #include "util/fd.h"
@@ -358,23 +357,12 @@ void AlwaysOnProbes::watch_python(pid_t tgid, const python::StackSource& source)
 
 bool AlwaysOnProbes::watch_python_process(pid_t tgid)
 {
-    std::string why;
-    try {
-        python::RemoteMemory memory(tgid);
-        const auto in = python::find_interpreter(tgid, memory);
-        if (!stack_window_)
-            why = "no copied stacks (kernel.page_faults.stack_window is 0, or faults are sampled by perf events)";
-        else if (auto source = python::stack_source(in, &why)) {
-            watch_python(tgid, *source);
-            return true;
-        }
-    } catch (const python::NotPython&) {
+    if (!stack_window_) // the kernel's frame-pointer walk (no window, or perf events): no BPF reads Python frames
         return false;
-    } catch (const UserError& e) {
-        why = e.what();
-    }
-    spdlog::warn("pid {}: no Python frames in its stacks ({}): native frames only", tgid, why);
-    return false;
+    auto source = python::stack_source_of(tgid);
+    if (source)
+        watch_python(tgid, *source);
+    return source.has_value();
 }
 
 void AlwaysOnProbes::unwatch_python(pid_t tgid)

@@ -76,9 +76,8 @@ public:
     // Python stacks (copied stacks only): the samples of `tgid` carry its CPython frames from now on, until it
     // exits or execs, or unwatch_python(). Throws UserError when the BPF map is full (MEMSIGHT_PY_MAX_PROCS).
     void watch_python(pid_t tgid, const python::StackSource& source);
-    // The same for a process that may be Python: true when it is one whose frames can be read and now are; a
-    // process that is not Python gives false silently, a Python one whose frames cannot be read false and one
-    // warning line.
+    // The same for a process that may be Python (python::stack_source_of): true when its frames are read from now
+    // on; false when it is not Python, its frames cannot be read (one warning line), or stacks are not copied.
     bool watch_python_process(pid_t tgid);
     void unwatch_python(pid_t tgid);
     // Records the new objects of the watched types of `tgid` (after watch_python()): a return probe on

@@ -6,11 +6,11 @@
 #include "python/census.h"
 #include "util/error.h"
 
+#include <spdlog/spdlog.h>
+
 namespace memsight::python {
 namespace {
 
-constexpr unsigned kUnitBits = 19;
-constexpr uint64_t kUnitMask = (uint64_t{1} << kUnitBits) - 1;
 constexpr uint64_t kMaxLinetable = 1u << 20; // a code object's location table beyond this is not believed
 
 uint16_t offset16(uint64_t offset)
@@ -52,16 +52,10 @@ struct Cursor {
 
 } // namespace
 
-std::optional<uint64_t> encode_frame(uint64_t code, uint64_t instr_units)
-{
-    if (code == 0 || (code & 7) != 0 || code >= (uint64_t{1} << 47) || instr_units > kUnitMask)
-        return std::nullopt;
-    return kPythonFrameTag | ((code >> 3) << kUnitBits) | instr_units;
-}
-
 EncodedFrame decode_frame(uint64_t entry)
 {
-    return {((entry & ~kPythonFrameTag) >> kUnitBits) << 3, static_cast<uint32_t>(entry & kUnitMask)};
+    return {((entry & ~MEMSIGHT_PY_FRAME_TAG) >> MEMSIGHT_PY_UNIT_BITS) << 3,
+            static_cast<uint32_t>(entry & ((uint64_t{1} << MEMSIGHT_PY_UNIT_BITS) - 1))};
 }
 
 std::optional<StackSource> stack_source(const Interpreter& in, std::string* why)
@@ -87,8 +81,10 @@ std::optional<StackSource> stack_source(const Interpreter& in, std::string* why)
     s.bpf.frame_owner = offset16(l.frame_owner);
     s.bpf.frame_is_entry = offset16(l.frame_is_entry);
     s.bpf.owner_cstack = l.owner_cstack == Layout::kNoOffset ? 0xff : static_cast<uint8_t>(l.owner_cstack);
+    s.bpf.code_adaptive = offset16(l.code_adaptive);
     for (uint16_t o : {s.bpf.interp_threads_head, s.bpf.tstate_next, s.bpf.tstate_native_thread_id,
-                       s.bpf.frame_previous, s.bpf.frame_code, s.bpf.frame_instr, s.bpf.frame_owner})
+                       s.bpf.frame_previous, s.bpf.frame_code, s.bpf.frame_instr, s.bpf.frame_owner,
+                       s.bpf.code_adaptive})
         if (o == MEMSIGHT_PY_NO_OFFSET) {
             if (why)
                 *why = "Python " + version_text(l.version_hex) + ": its frame layout is not known";
@@ -96,8 +92,23 @@ std::optional<StackSource> stack_source(const Interpreter& in, std::string* why)
         }
     s.eval_start = in.eval_start;
     s.eval_end = in.eval_end;
-    s.code_adaptive = l.code_adaptive;
     return s;
+}
+
+std::optional<StackSource> stack_source_of(pid_t pid)
+{
+    std::string why;
+    try {
+        RemoteMemory memory(pid);
+        if (auto source = stack_source(find_interpreter(pid, memory), &why))
+            return source;
+    } catch (const NotPython&) {
+        return std::nullopt;
+    } catch (const UserError& e) {
+        why = e.what();
+    }
+    spdlog::warn("pid {}: no Python frames in its stacks ({}): native frames only", pid, why);
+    return std::nullopt;
 }
 
 std::vector<uint64_t> weave(const std::vector<uint64_t>& native, std::span<const memsight_py_frame> py,
@@ -107,12 +118,8 @@ std::vector<uint64_t> weave(const std::vector<uint64_t>& native, std::span<const
     out.reserve(native.size() + py.size());
     size_t next = 0; // the next Python frame to place
     auto place = [&](size_t i) {
-        const auto& f = py[i];
-        const uint64_t start = f.code + source.code_adaptive;
-        // 3.11/3.12 point at the instruction before the first one until a frame has run any.
-        const uint64_t units = f.instr > start ? (f.instr - start) / 2 : 0;
-        if (auto e = encode_frame(f.code, units))
-            out.push_back(*e);
+        if (uint64_t e = memsight_py_frame_entry(py[i].code, py[i].instr, source.bpf.code_adaptive))
+            out.push_back(e);
     };
     for (size_t i = 0; i < native.size(); ++i) {
         // Return addresses (all but the first) point after the call: the call itself is one byte before.

@@ -3,9 +3,9 @@
 // into the native stack and named from the code objects (qualified function name, file, line).
 //
 // A Python frame travels in a sampled stack (std::vector<uint64_t>, innermost first) as a tagged entry instead of
-// a native address, so the aggregations that key on stacks (growth sites, the fault profile) keep Python frames
-// apart without knowing about them: bit 63 set, the code object's address >> 3 in bits 62..19, the instruction's
-// offset in code units in bits 18..0. User addresses never have bit 63 set.
+// a native address (memsight_py_frame_entry in memsight/events.h, shared with the BPF programs), so the
+// aggregations that key on stacks (growth sites, the fault profile, the deep tier's sites) keep Python frames
+// apart without knowing about them.
 #include <sys/types.h>
 
 #include <cstdint>
@@ -22,13 +22,10 @@
 
 namespace memsight::python {
 
-inline constexpr uint64_t kPythonFrameTag = uint64_t{1} << 63;
 inline bool is_python_frame(uint64_t entry)
 {
-    return (entry & kPythonFrameTag) != 0;
+    return (entry & MEMSIGHT_PY_FRAME_TAG) != 0;
 }
-// nullopt when the frame cannot be encoded (code not 8-byte aligned or above 2^47, offset beyond 2^19 units).
-std::optional<uint64_t> encode_frame(uint64_t code, uint64_t instr_units);
 struct EncodedFrame {
     uint64_t code = 0;
     uint32_t instr_units = 0;
@@ -40,10 +37,12 @@ EncodedFrame decode_frame(uint64_t entry);
 struct StackSource {
     memsight_py_proc bpf{};
     uint64_t eval_start = 0, eval_end = 0;
-    uint64_t code_adaptive = 0; // offset of a code object's instructions (co_code_adaptive)
 };
 // nullopt with `why` when the interpreter lacks what Python stacks need (the eval loop's symbol).
 std::optional<StackSource> stack_source(const Interpreter& in, std::string* why);
+// The same for a process: nullopt, silently, when it is not Python; nullopt and one warning line when it is but
+// its frames cannot be read (version, permission).
+std::optional<StackSource> stack_source_of(pid_t pid);
 
 // One stack, innermost first: `native` from the unwinder, `py` the frames BPF read (innermost first), bit i of
 // `entry_mask` set when py[i] is the outermost frame of one eval-loop call. Each native frame inside the eval loop
