@@ -153,7 +153,8 @@ struct AlwaysOnProbes::Impl {
         std::pair key{h.tgid, self->unwinder.unwind(static_cast<pid_t>(h.tgid), copy)};
         if (h.py_nframes > 0 && h.py_nframes <= MEMSIGHT_PY_MAX_FRAMES) {
             if (auto py = self->python.find(h.tgid); py != self->python.end())
-                key.second = python::weave(key.second, std::span<const memsight_py_frame>(h.py, h.py_nframes), h.py_entry_mask, py->second);
+                key.second = python::weave(key.second, std::span<const memsight_py_frame>(h.py, h.py_nframes),
+                                           h.py_entry_mask, py->second);
         }
         auto it = self->pending.find(key);
         if (it == self->pending.end()) {
@@ -360,15 +361,15 @@ bool AlwaysOnProbes::watch_python_process(pid_t tgid)
     if (!stack_window_) // the kernel's frame-pointer walk (no window, or perf events): no BPF reads Python frames
         return false;
     auto source = python::stack_source_of(tgid);
-    if (source)
+    if (!source)
+        return false;
+    try {
         watch_python(tgid, *source);
-    return source.has_value();
-}
-
-void AlwaysOnProbes::unwatch_python(pid_t tgid)
-{
-    std::lock_guard lock(impl_->fault_mu);
-    impl_->forget_python(static_cast<uint32_t>(tgid));
+    } catch (const UserError& e) { // the map is full: this process's stacks stay native
+        spdlog::warn("{}: native frames only", e.what());
+        return false;
+    }
+    return true;
 }
 
 void AlwaysOnProbes::attach_python_allocs(pid_t tgid, const std::string& binary)

@@ -74,12 +74,11 @@ public:
     // Processes whose copied stacks are unwound first (symbolize::StackUnwinder::prioritize).
     void prioritize_unwinding(std::set<pid_t> tgids);
     // Python stacks (copied stacks only): the samples of `tgid` carry its CPython frames from now on, until it
-    // exits or execs, or unwatch_python(). Throws UserError when the BPF map is full (MEMSIGHT_PY_MAX_PROCS).
+    // exits or execs. Throws UserError when the BPF map is full (MEMSIGHT_PY_MAX_PROCS processes).
     void watch_python(pid_t tgid, const python::StackSource& source);
     // The same for a process that may be Python (python::stack_source_of): true when its frames are read from now
     // on; false when it is not Python, its frames cannot be read (one warning line), or stacks are not copied.
     bool watch_python_process(pid_t tgid);
-    void unwatch_python(pid_t tgid);
     // Records the new objects of the watched types of `tgid` (after watch_python()): a return probe on
     // PyType_GenericAlloc in `binary` (a path this process can open, e.g. through /proc/PID/root), where CPython
     // allocates instances of classes. Needs AlwaysOnOptions::python_allocs. Throws UserError naming what failed.
