@@ -409,41 +409,46 @@ static long walk_frames(__u32 i, void *arg)
 __u32 python_targets = 0;
 
 /* A CPython target's Python frames after the native ones, as tagged entries (memsight_py_frame_entry): the site
- * of its allocations is then a Python function (userspace/python/frames.h). One bpf_loop() step per frame, so
- * the verifier checks the step once in each of the many programs that inline the walk. */
+ * of its allocations is then a Python function (userspace/python/frames.h). A global function, so the verifier
+ * checks it once instead of at each of the many places the stack walk is inlined (inlined, it tripled the
+ * deep tier's load time); one bpf_loop() step per frame. */
 struct py_append {
-    struct walk *w;
-    __u64 adaptive;
-    __u32 frames;
+    struct thread_state *st;
+    __u64 adaptive, h;
+    __u32 n, frames;
 };
 
 static long append_python_frame(__u32 i, void *arg)
 {
     struct py_append *a = arg;
-    struct walk *w = a->w;
-    if (i >= a->frames || w->n >= MEMSIGHT_ALLOC_STACK_DEPTH)
+    if (i >= a->frames || a->n >= MEMSIGHT_ALLOC_STACK_DEPTH)
         return 1;
-    const struct memsight_py_frame *f = &w->st->py[i & (MEMSIGHT_PY_MAX_FRAMES - 1)];
+    const struct memsight_py_frame *f = &a->st->py[i & (MEMSIGHT_PY_MAX_FRAMES - 1)];
     const __u64 e = memsight_py_frame_entry(f->code, f->instr, a->adaptive);
     if (e) {
-        w->st->site.ips[w->n & (MEMSIGHT_ALLOC_STACK_DEPTH - 1)] = e;
-        w->h = (w->h ^ e) * 0xff51afd7ed558ccdULL;
-        w->n++;
+        a->st->site.ips[a->n & (MEMSIGHT_ALLOC_STACK_DEPTH - 1)] = e;
+        a->h = (a->h ^ e) * 0xff51afd7ed558ccdULL;
+        a->n++;
     }
     return 0;
 }
 
-static __always_inline void append_python_frames(struct walk *w, struct thread_state *st)
+__noinline int append_python_frames(struct thread_state *st, __u64 *h, __u32 *n)
 {
+    if (!st || !h || !n)
+        return 0;
     const __u64 pid_tgid = bpf_get_current_pid_tgid();
     const __u32 tgid = pid_tgid >> 32;
     const struct memsight_py_proc *p = bpf_map_lookup_elem(&python_procs, &tgid);
     if (!p)
-        return;
-    struct py_append a = {.w = w, .adaptive = p->code_adaptive};
+        return 0;
+    struct py_append a = {.st = st, .adaptive = p->code_adaptive, .h = *h, .n = *n};
     __u32 mask;
     a.frames = read_python_stack(tgid, (__u32)pid_tgid, st->py, &mask);
     bpf_loop(MEMSIGHT_PY_MAX_FRAMES, append_python_frame, &a, 0);
+    *h = a.h;
+    *n = a.n;
+    return 0;
 }
 
 static __always_inline __u64 walk_stack(struct pt_regs *ctx, struct thread_state *st)
@@ -453,7 +458,7 @@ static __always_inline __u64 walk_stack(struct pt_regs *ctx, struct thread_state
     w.h = (0x9e3779b97f4a7c15ULL ^ st->site.ips[0]) * 0xff51afd7ed558ccdULL;
     bpf_loop((MEMSIGHT_ALLOC_STACK_DEPTH + WALK_UNROLL - 2) / WALK_UNROLL, walk_frames, &w, 0);
     if (python_targets)
-        append_python_frames(&w, st);
+        append_python_frames(st, &w.h, &w.n);
     st->site.nr = w.n;
     __u64 h = w.h ^ (w.h >> 32);
     return h ? h : 1;

@@ -362,7 +362,8 @@ void print_python(const PythonSide& side, size_t top)
             std::printf("      %8llu made by %s: %s\n",
                         static_cast<unsigned long long>(site.by_allocation + site.by_page), site.function.c_str(),
                         python_frames_text(site.frames, 4).c_str());
-        std::printf("      %8llu not attributed (made before the session, or on pages the process already had)\n",
+        std::printf("      %8llu not attributed (made before the allocation probe started, or on pages the process "
+                    "already had)\n",
                     static_cast<unsigned long long>(ts.located - ts.by_allocation - ts.by_page));
     }
     if (side.probes && !side.allocation_note.empty())
