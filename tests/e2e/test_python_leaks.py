@@ -16,8 +16,8 @@ RATE = 200  # Session objects a second
 
 
 class PythonLeaks(unittest.TestCase):
-    def leaks_on(self, build):
-        proc = subprocess.Popen(python_builds.argv(build, SCRIPT, str(RATE), "1000"), stdin=subprocess.PIPE,
+    def leaks_on(self, build, argv=None):
+        proc = subprocess.Popen(argv or python_builds.argv(build, SCRIPT, str(RATE), "1000"), stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
         try:
             ready = proc.stdout.readline().split()
@@ -71,6 +71,14 @@ class PythonLeaks(unittest.TestCase):
 
     def test_trixie_3_13(self):
         self.leaks_on("trixie-3.13")
+
+    def test_pyenv_3_12_and_3_13(self):
+        """pyenv's builds (not LTO): their PyType_GenericAlloc is called, so the sites come by allocation."""
+        for build, path in (("pyenv-3.12", "/root/.pyenv/versions/3.12.1/bin/python3.12"),
+                            ("pyenv-3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13")):
+            if not os.access(path, os.X_OK):
+                self.skipTest(f"{path} is not installed (as test_pyheap, these builds are tested when present)")
+            self.leaks_on(build, [path, SCRIPT, str(RATE), "1000"])
 
     def test_a_native_process_gets_no_python_section(self):
         with e2e.running([e2e.scenario("grow_sites"), "256"]) as (_, pid):
