@@ -2,7 +2,6 @@
 
 #include "cli/commands.h"
 #include "cli/fault_sampling.h"
-#include "deep/site_names.h"
 #include "python/object_sites.h"
 #include "python/watch.h"
 #include "symbolize/symbolizer.h"

@@ -1,8 +1,6 @@
 // Python stacks: tagged frame entries, weaving them into native stacks, and naming them from code objects.
 #include "python/frames.h"
 
-#include <cstring>
-
 #include "python/census.h"
 #include "util/error.h"
 

@@ -1,6 +1,7 @@
 #pragma once
-// Python stacks: the CPython frames the BPF programs read at a sampled page fault (bpf/python_stack.h), woven
-// into the native stack and named from the code objects (qualified function name, file, line).
+// Python stacks: the CPython frames the BPF programs read (bpf/python_stack.h: at a sampled page fault, a deep-tier
+// allocation, or a new object of a watched class), woven into the native stack and named from the code objects
+// (qualified function name, file, line).
 //
 // A Python frame travels in a sampled stack (std::vector<uint64_t>, innermost first) as a tagged entry instead of
 // a native address (memsight_py_frame_entry in memsight/events.h, shared with the BPF programs), so the
@@ -64,7 +65,7 @@ struct FrameName {
 // code object of this interpreter (the frame was read while the thread moved on) gives nullopt, never a name.
 class FrameNamer {
 public:
-    // nullopt when the process is not Python or cannot be read (the reason in *why).
+    // nullptr when the process is not Python or cannot be read (the reason in *why).
     static std::unique_ptr<FrameNamer> open(pid_t pid, std::string* why);
     FrameNamer(std::unique_ptr<RemoteMemory> memory, Interpreter in);
     std::optional<FrameName> name(uint64_t entry);
