@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Always-on tier: process lifecycle, OOM kills and sampled page-fault stacks for every process.
+/* Always-on tier: process lifecycle, OOM kills and sampled page-fault stacks for every process, with the
+ * CPython frames of the Python processes userspace registers (python_stack.h).
  * No kprobes, fentry or iterators: only tracepoints and a perf_event program, which exist on every
- * kernel memsight supports. Rare events go to one ring buffer; fault samples are aggregated here. */
+ * kernel memsight supports. Rare events go to one ring buffer; fault samples are aggregated here.
+ * One uprobe program, python_alloc_return, is attached on demand only (`memsight leaks` on a CPython process). */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
