@@ -29,6 +29,8 @@ void set_log_level(const std::string& level);
 std::chrono::milliseconds duration_arg(const std::string& s, const char* option);
 // "512 B", "1.5 MiB"
 std::string human_bytes(double bytes);
+// "1.5MiB", whatever the size
+std::string mib(double bytes);
 // The same, and more than 0: throws "OPTION must be more than 0, got 'S'".
 std::chrono::milliseconds positive_duration_arg(const std::string& s, const char* option);
 // Throws "OPTION must be a, b or c, got 'VALUE'" unless `value` is one of `choices`.

@@ -77,6 +77,13 @@ void at_least_one(long long value, const char* option)
         throw UserError(std::string(option) + " must be at least 1, got " + std::to_string(value));
 }
 
+std::string mib(double bytes)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.1fMiB", bytes / (1024.0 * 1024.0));
+    return buf;
+}
+
 std::string human_bytes(double bytes)
 {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};

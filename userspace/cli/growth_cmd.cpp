@@ -39,13 +39,6 @@ struct GrowthArgs {
     std::string agent;
 };
 
-std::string mib(double bytes)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.1fMiB", bytes / (1024.0 * 1024.0));
-    return buf;
-}
-
 std::string comm_of(pid_t pid)
 {
     auto text = procfs::read_file("/proc/" + std::to_string(pid) + "/comm");

@@ -24,13 +24,6 @@ struct PyheapArgs {
     bool stop = false;
 };
 
-std::string mib(double bytes)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.1fMiB", bytes / (1024.0 * 1024.0));
-    return buf;
-}
-
 nlohmann::json census_json(const python::Census& c, const python::Census& first, size_t top)
 {
     nlohmann::json types = nlohmann::json::array();
