@@ -466,23 +466,23 @@ std::string code_units_to_utf8(const uint8_t* data, size_t length, unsigned kind
     return out;
 }
 
-std::optional<std::string> read_str(RemoteMemory& mem_, const Layout& l_, uint64_t addr)
+std::optional<std::string> read_str(RemoteMemory& memory, const Layout& layout, uint64_t addr)
 {
     if (!plausible_pointer(addr))
         return std::nullopt;
     uint8_t header[40];
-    if (!mem_.read(addr, header, sizeof header))
+    if (!memory.read(addr, header, sizeof header))
         return std::nullopt;
     int64_t length = 0;
     uint32_t state = 0;
-    std::memcpy(&length, header + l_.unicode_length, sizeof length);
-    std::memcpy(&state, header + l_.unicode_state, sizeof state);
+    std::memcpy(&length, header + layout.unicode_length, sizeof length);
+    std::memcpy(&state, header + layout.unicode_state, sizeof state);
     const unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
     if (!compact || length < 0 || static_cast<uint64_t>(length) > kMaxNameBytes || (kind != 1 && kind != 2 && kind != 4))
         return std::nullopt;
-    const uint64_t data = addr + (ascii ? l_.ascii_object_size : l_.compact_object_size);
+    const uint64_t data = addr + (ascii ? layout.ascii_object_size : layout.compact_object_size);
     std::vector<uint8_t> units(static_cast<size_t>(length) * kind);
-    if (!units.empty() && !mem_.read(data, units.data(), units.size()))
+    if (!units.empty() && !memory.read(data, units.data(), units.size()))
         return std::nullopt;
     return code_units_to_utf8(units.data(), static_cast<size_t>(length), kind);
 }
