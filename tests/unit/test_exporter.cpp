@@ -308,6 +308,26 @@ TEST(PrometheusRender, ContainerFamiliesLimitAbsentWhenUnlimited)
                   kPodLabels + "} 1\n");
 }
 
+// Renamed in 0.2 (unit as suffix); the 0.1.0 name stays for one release with the same series.
+TEST(PrometheusRender, TimeToLimitUnderItsNameAndItsDeprecatedAlias)
+{
+    auto s = full_snapshot();
+    s.containers[0].seconds_to_limit = 700.0;
+    const std::string text = render_text(render(s, 0));
+    EXPECT_EQ(block(text, "memsight_container_time_to_limit_seconds"),
+              "# HELP memsight_container_time_to_limit_seconds Projected time until the working set reaches the "
+              "memory limit at the current trend.\n"
+              "# TYPE memsight_container_time_to_limit_seconds gauge\n"
+              "memsight_container_time_to_limit_seconds{" +
+                  kDockerLabels + "} 700\n");
+    EXPECT_EQ(block(text, "memsight_container_seconds_to_limit"),
+              "# HELP memsight_container_seconds_to_limit Deprecated alias of "
+              "memsight_container_time_to_limit_seconds (the name in 0.1.0); removed after 0.2.\n"
+              "# TYPE memsight_container_seconds_to_limit gauge\n"
+              "memsight_container_seconds_to_limit{" +
+                  kDockerLabels + "} 700\n");
+}
+
 TEST(PrometheusRender, ContainerResidentKinds)
 {
     // The container's memory.stat figures as read (file as the cgroup reports it).

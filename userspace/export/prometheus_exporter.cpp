@@ -110,9 +110,13 @@ void render_containers(const analysis::AgentSnapshot& s, std::vector<MetricFamil
                    "Theil-Sen trend of the container's working set over the growth window.", MetricType::Gauge);
     Family csusp("memsight_container_leak_suspicion",
                  "Leak suspicion of the container from its working-set trend, 0 to 1.", MetricType::Gauge);
-    Family ctl("memsight_container_seconds_to_limit",
+    Family ttl("memsight_container_time_to_limit_seconds",
                "Projected time until the working set reaches the memory limit at the current trend.",
                MetricType::Gauge);
+    // The name in 0.1.0: still exported in the next release (0.2), removed after it so that existing rules and dashboards keep working.
+    Family ttl_old("memsight_container_seconds_to_limit",
+                   "Deprecated alias of memsight_container_time_to_limit_seconds (the name in 0.1.0); removed after 0.2.",
+                   MetricType::Gauge);
     for (const auto& c : s.containers) {
         const Labels l{
             {"container_id", c.identity.container_id}, {"pod_uid", c.identity.pod_uid}, {"cgroup", c.cgroup}};
@@ -132,10 +136,12 @@ void render_containers(const analysis::AgentSnapshot& s, std::vector<MetricFamil
         procs.add(l, d(c.processes));
         cgrowth.add(l, c.growth_bytes_per_second);
         csusp.add(l, c.leak_suspicion);
-        if (c.seconds_to_limit)
-            ctl.add(l, *c.seconds_to_limit);
+        if (c.seconds_to_limit) {
+            ttl.add(l, *c.seconds_to_limit);
+            ttl_old.add(l, *c.seconds_to_limit);
+        }
     }
-    for (Family* f : {&usage, &limit, &ws, &rss, &swap, &peak, &ooms, &procs, &cgrowth, &csusp, &ctl})
+    for (Family* f : {&usage, &limit, &ws, &rss, &swap, &peak, &ooms, &procs, &cgrowth, &csusp, &ttl, &ttl_old})
         f->into(out);
 }
 
