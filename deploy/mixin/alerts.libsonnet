@@ -56,7 +56,7 @@ local promql = import 'lib/promql.libsonnet';
           alert('MemsightContainerLeakSuspected', sev,
                 '%s >= %s' % [sel('memsight_container_leak_suspicion'), num(c.leakSuspicion[sev])],
                 c.leakSuspicion[sev + 'For'],
-                'Container looks like it leaks memory %s (suspicion {{ $value }})' % where,
+                'Container looks like it leaks memory %s (suspicion {{ $value | printf "%%.2f" }})' % where,
                 ('The working set of %s %s has grown like a leak (confirmed growth that neither plateaus nor ' +
                  'cycles back; suspicion >= %s) for %s.') % [container, where, num(c.leakSuspicion[sev]), c.leakSuspicion[sev + 'For']])
           for sev in ['warning', 'critical']
@@ -65,8 +65,8 @@ local promql = import 'lib/promql.libsonnet';
                 '%s > %d' % [sel('memsight_container_growth_bytes_per_second'), c.fastGrowth.bytesPerSecond],
                 c.fastGrowth['for'],
                 'Container grows at {{ $value | humanize1024 }}B/s %s' % where,
-                'The working set of %s %s has grown faster than %s B/s for %s.' %
-                [container, where, c.fastGrowth.bytesPerSecond, c.fastGrowth['for']]),
+                'The working set of %s %s has grown faster than %s for %s.' %
+                [container, where, promql.bytesPerSecond(c.fastGrowth.bytesPerSecond), c.fastGrowth['for']]),
         ],
       },
       {
@@ -75,7 +75,7 @@ local promql = import 'lib/promql.libsonnet';
           alert('MemsightProcessLeakSuspected', sev,
                 '%s >= %s' % [sel('memsight_process_leak_suspicion'), num(c.leakSuspicion[sev])],
                 c.leakSuspicion[sev + 'For'],
-                'Process {{ $labels.comm }} looks like it leaks memory %s (suspicion {{ $value }})' % where,
+                'Process {{ $labels.comm }} looks like it leaks memory %s (suspicion {{ $value | printf "%%.2f" }})' % where,
                 ('The resident memory of %s %s has grown like a leak (suspicion >= %s) for %s. Its growth ' +
                  'sites name the code: memsight_process_growth_site_bytes, or `memsight growth --pid {{ $labels.pid }}`.') %
                 [process, where, num(c.leakSuspicion[sev]), c.leakSuspicion[sev + 'For']])
@@ -85,8 +85,8 @@ local promql = import 'lib/promql.libsonnet';
                 '%s > %d' % [sel('memsight_process_growth_bytes_per_second'), c.fastGrowth.bytesPerSecond],
                 c.fastGrowth['for'],
                 'Process {{ $labels.comm }} grows at {{ $value | humanize1024 }}B/s %s' % where,
-                'The resident memory of %s %s has grown faster than %s B/s for %s.' %
-                [process, where, c.fastGrowth.bytesPerSecond, c.fastGrowth['for']]),
+                'The resident memory of %s %s has grown faster than %s for %s.' %
+                [process, where, promql.bytesPerSecond(c.fastGrowth.bytesPerSecond), c.fastGrowth['for']]),
           alert('MemsightExitPeakNearLimit', 'warning',
                 ('max by (%(l)s, comm) (%(peak)s)\n  / on (%(c)s) group_left ()\n' +
                  '    max by (%(c)s) (%(limit)s)\n  > %(r)s') % {
@@ -112,7 +112,7 @@ local promql = import 'lib/promql.libsonnet';
                  'within %s (comm "_other_": victims past the agent\'s per-victim series limit). ' +
                  '`memsight oom` on that node shows each kill.') % [container, where, c.oomKill.window]),
           alert('MemsightOOMKill', 'critical',
-                'sum by (%s) (\n  %s\n) >= %d' % [
+                'sum by (%s) %s >= %d' % [
                   by(c.containerLabels),
                   promql.increaseWithFirst(sel('memsight_oom_kills_total'), c.oomKill.criticalWindow),
                   c.oomKill.criticalKills,

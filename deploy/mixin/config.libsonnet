@@ -13,7 +13,7 @@
     // Series without it still match: every selector uses =~ with the dashboards' "All" value .*.
     clusterLabel: 'cluster',
     // Alerts of one node, container or process are grouped and aggregated by these.
-    nodeLabels: [self.clusterLabel, 'instance'],
+    nodeLabels: [self.clusterLabel, 'job', 'instance'],
     containerLabels: self.nodeLabels + ['container_id', 'pod_uid'],
     processLabels: self.containerLabels + ['pid', 'comm'],
 

@@ -27,12 +27,12 @@ local promql = import 'lib/promql.libsonnet';
           },
           {
             record: 'memsight:events_lost:rate5m',
-            expr: 'sum by (%s, reason) (rate(%s[5m]))' % [promql.by(c.nodeLabels + ['job']), sel('memsight_events_lost_total')],
+            expr: 'sum by (%s, reason) (rate(%s[5m]))' % [promql.by(c.nodeLabels), sel('memsight_events_lost_total')],
           },
           {
             record: 'memsight:events_lost:ratio_rate5m',
             expr: 'sum by (%(n)s) (rate(%(lost)s[5m]))\n  / sum by (%(n)s) (rate(%(all)s[5m]))' % {
-              n: promql.by(c.nodeLabels + ['job']),
+              n: promql.by(c.nodeLabels),
               lost: sel('memsight_events_lost_total'),
               all: sel('memsight_events_total'),
             },

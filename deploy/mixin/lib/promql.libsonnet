@@ -15,7 +15,14 @@
   // Increase of a counter over a window that also counts a series' first appearance: a memsight counter
   // appears at its first increment with the value 1 (or more), with no earlier sample for increase() to see,
   // so a series that did not exist one window ago counts with its current value, the others with increase().
-  // Counter resets (an agent restart) are increase()'s usual business. Callers compare the result with > 0.
+  // Counter resets (an agent restart) are increase()'s usual business. Parenthesized, so that a comparison
+  // after it (> 0) filters both halves: a counter exported at 0 from the start is not a first event.
   increaseWithFirst(metric, window)::
-    '(%(m)s unless %(m)s offset %(w)s)\n  or increase(%(m)s[%(w)s])' % { m: metric, w: window },
+    '(\n  (%(m)s unless %(m)s offset %(w)s)\n  or increase(%(m)s[%(w)s])\n)' % { m: metric, w: window },
+
+  // Bytes per second as a person reads a threshold: 10485760 -> "10 MiB/s".
+  bytesPerSecond(x)::
+    if x % (1024 * 1024) == 0 then '%d MiB/s' % (x / 1024 / 1024)
+    else if x % 1024 == 0 then '%d KiB/s' % (x / 1024)
+    else '%d B/s' % x,
 }
