@@ -25,6 +25,8 @@
     dashboardUIDPrefix: 'memsight-',
     dashboardRefresh: '30s',
     dashboardTimeFrom: 'now-6h',
+    // Series per top-N panel (topk/bottomk).
+    dashboardTopN: 10,
 
     // ---- alert thresholds (the prod profile; environments.libsonnet overrides them for dev and staging) ----
     // Working set / memory limit of a container.

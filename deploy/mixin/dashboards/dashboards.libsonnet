@@ -1,12 +1,6 @@
 // Grafana dashboards of memsight, one file each, written to deploy/grafana/<file name> by generate.py. Levels:
 // overview (the fleet) -> node -> container -> process, plus the leaks (and deep tier), oom and agent-health views.
 // Shared selectors, variables and links: common.libsonnet; panel builders: ../lib/grafana.libsonnet.
-{
-  _config+:: {
-    // Series per top-N panel (topk/bottomk).
-    dashboardTopN: if 'dashboardTopN' in super then super.dashboardTopN else 10,
-  },
-} +
 (import 'overview.libsonnet') +
 (import 'node.libsonnet') +
 (import 'container.libsonnet') +
