@@ -5,12 +5,12 @@
 #include "analysis/growth_sites.h"
 #include "cli/commands.h"
 #include "cli/fault_sampling.h"
+#include "cli/http_client.h"
 #include "export/metrics_text.h"
 #include "procfs/read_file.h"
 #include "symbolize/symbolizer.h"
 #include "util/error.h"
 
-#include <civetweb.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -18,7 +18,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <set>
 
@@ -186,76 +185,10 @@ int run_sampling(const GrowthArgs& a)
 
 // ---- from the agent ----
 
-struct Url {
-    std::string host;
-    int port = kDefaultAgentPort;
-    std::string path = "/metrics";
-    std::string text; // as shown to the user
-};
-
-Url parse_url(const std::string& s)
-{
-    std::string rest = s;
-    if (rest.starts_with("https://"))
-        throw UserError("--agent: https is not supported, got '" + s + "'");
-    if (rest.starts_with("http://"))
-        rest = rest.substr(7);
-    Url u;
-    if (const auto slash = rest.find('/'); slash != std::string::npos) {
-        u.path = rest.substr(slash);
-        rest = rest.substr(0, slash);
-        if (u.path == "/")
-            u.path = "/metrics";
-    }
-    if (const auto colon = rest.rfind(':'); colon != std::string::npos) {
-        const std::string port = rest.substr(colon + 1);
-        int p = 0;
-        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-        if (ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535)
-            throw UserError("--agent: bad port '" + port + "' in '" + s + "'");
-        u.port = p;
-        rest = rest.substr(0, colon);
-    }
-    if (rest.starts_with('[') && rest.ends_with(']'))
-        rest = rest.substr(1, rest.size() - 2);
-    if (rest.empty())
-        throw UserError("--agent: no host in '" + s + "' (e.g. http://127.0.0.1:9756)");
-    u.host = rest;
-    u.text = "http://" + (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host) + ":" +
-             std::to_string(u.port) + u.path;
-    return u;
-}
-
-// GET url with civetweb's client (the library that serves the agent's /metrics); the body, or a UserError.
-std::string http_get(const Url& u)
-{
-    static const unsigned init = mg_init_library(0);
-    (void)init;
-    char err[256] = "";
-    mg_connection* conn = mg_connect_client(u.host.c_str(), u.port, 0, err, sizeof(err));
-    if (!conn)
-        throw UserError("agent unreachable at " + u.text + ": " + (err[0] ? err : "cannot connect"));
-    struct Closer {
-        mg_connection* c;
-        ~Closer() { mg_close_connection(c); }
-    } closer{conn};
-    mg_printf(conn, "GET %s HTTP/1.0\r\nHost: %s:%d\r\n\r\n", u.path.c_str(), u.host.c_str(), u.port);
-    if (mg_get_response(conn, err, sizeof(err), kAgentTimeoutMs) < 0)
-        throw UserError("agent unreachable at " + u.text + ": " + (err[0] ? err : "no response"));
-    const mg_response_info* info = mg_get_response_info(conn);
-    if (!info || info->status_code != 200)
-        throw UserError("the agent at " + u.text + " answered HTTP " + std::to_string(info ? info->status_code : 0));
-    std::string body;
-    char buf[16384];
-    for (int n; (n = mg_read(conn, buf, sizeof(buf))) > 0;)
-        body.append(buf, static_cast<size_t>(n));
-    return body;
-}
-
 int run_agent(const GrowthArgs& a)
 {
-    const Url url = parse_url(a.agent);
-    const auto samples = exporter::parse_metrics_text(http_get(url));
+    const Url url = parse_url(a.agent, "--agent", kDefaultAgentPort, "/metrics");
+    const auto samples = exporter::parse_metrics_text(http_get(url, "", "agent", kAgentTimeoutMs).body);
     auto v = exporter::agent_process_view(samples, a.pid);
     if (!v.is_memsight)
         throw UserError(url.text + " is not a memsight agent's metrics (no memsight_build_info)");
