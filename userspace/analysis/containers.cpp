@@ -54,13 +54,16 @@ void ContainerTrends::update(std::vector<ContainerView>& containers, Clock::time
     for (auto& c : containers) {
         const std::string& id = c.identity.container_id;
         live.insert(id);
-        auto& h = history_[id];
-        h.emplace_back(now, c.memory.working_set);
-        while (h.size() > 2 && now - h[1].first >= window_)
+        gone_.erase(id);
+        auto& series = history_[id];
+        auto& h = series.readings;
+        h.push_back({now, c.memory.usage, c.memory.working_set});
+        while (h.size() > 2 && now - h[1].time >= window_)
             h.pop_front();
         std::vector<Point> points;
-        for (const auto& [t, bytes] : h)
-            points.push_back({std::chrono::duration<double>(t - h.front().first).count(), static_cast<double>(bytes)});
+        for (const auto& r : h)
+            points.push_back(
+                {std::chrono::duration<double>(r.time - h.front().time).count(), static_cast<double>(r.working_set)});
         std::optional<double> limit;
         if (c.memory.limit)
             limit = static_cast<double>(*c.memory.limit);
@@ -68,8 +71,31 @@ void ContainerTrends::update(std::vector<ContainerView>& containers, Clock::time
         c.growth_bytes_per_second = a.growth_bytes_per_second;
         c.leak_suspicion = a.suspicion;
         c.seconds_to_limit = a.seconds_to_limit;
+        series.limit = c.memory.limit;
+        series.growth = a.growth_bytes_per_second;
+        series.suspicion = a.suspicion;
     }
-    std::erase_if(history_, [&](const auto& kv) { return !live.contains(kv.first); });
+    for (auto it = history_.begin(); it != history_.end();) {
+        if (live.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        gone_[it->first] = {std::move(it->second), now};
+        it = history_.erase(it);
+    }
+    std::erase_if(gone_, [&](const auto& kv) { return now - kv.second.second > kGoneKeep; });
+}
+
+std::optional<ContainerHistory> ContainerTrends::history(const std::string& container_id) const
+{
+    const Series* s = nullptr;
+    if (auto it = history_.find(container_id); it != history_.end())
+        s = &it->second;
+    else if (auto g = gone_.find(container_id); g != gone_.end())
+        s = &g->second.first;
+    if (s == nullptr || container_id.empty())
+        return std::nullopt;
+    return ContainerHistory{{s->readings.begin(), s->readings.end()}, s->limit, s->growth, s->suspicion};
 }
 
 } // namespace memsight::analysis

@@ -23,17 +23,42 @@ struct ContainerView {
     std::optional<double> seconds_to_limit;
 };
 
+// One reading of a container inside the growth window.
+struct ContainerReading {
+    Clock::time_point time;
+    uint64_t usage = 0;
+    uint64_t working_set = 0;
+};
+
+// A container's readings over the growth window (oldest first) and its trend at the last one.
+struct ContainerHistory {
+    std::vector<ContainerReading> readings;
+    std::optional<uint64_t> limit; // at the last reading
+    double growth_bytes_per_second = 0;
+    double leak_suspicion = 0;
+};
+
 // Working-set history per container over the growth window, for the growth trend and leak suspicion.
-// Containers that are gone are forgotten at the next update. Used by one thread.
+// Containers that are gone leave the trends at the next update; their history stays readable (history()) for
+// kGoneKeep, for the OOM record of a container's last process. Used by one thread.
 class ContainerTrends {
 public:
     explicit ContainerTrends(Clock::duration window) : window_(window) {}
     // Records this reading of every container and fills in their growth fields.
     void update(std::vector<ContainerView>& containers, Clock::time_point now);
+    // The container's readings (live, or gone less than kGoneKeep ago); nullopt when unknown.
+    std::optional<ContainerHistory> history(const std::string& container_id) const;
+    static constexpr auto kGoneKeep = std::chrono::seconds(30);
 
 private:
+    struct Series {
+        std::deque<ContainerReading> readings;
+        std::optional<uint64_t> limit;
+        double growth = 0, suspicion = 0;
+    };
     Clock::duration window_;
-    std::map<std::string, std::deque<std::pair<Clock::time_point, uint64_t>>> history_;
+    std::map<std::string, Series> history_;
+    std::map<std::string, std::pair<Series, Clock::time_point>> gone_; // and when it left
 };
 
 // Groups processes by container id and reads each container's cgroup. Containers whose cgroup cannot be

@@ -37,6 +37,20 @@ std::optional<std::string> ProcScanner::read_cgroup(pid_t pid) const
     return procfs::memory_cgroup_path(procfs::parse_proc_cgroup(*text));
 }
 
+std::string ProcScanner::read_cmdline(pid_t pid) const
+{
+    auto text = procfs::read_file(root_ + "/" + std::to_string(pid) + "/cmdline");
+    if (!text)
+        return {};
+    std::string s = text->substr(0, kMaxCmdline);
+    while (!s.empty() && s.back() == '\0')
+        s.pop_back();
+    for (char& c : s)
+        if (c == '\0')
+            c = ' ';
+    return s;
+}
+
 size_t ProcScanner::scan(ProcessTable& table) const
 {
     const auto start = Clock::now();
@@ -49,6 +63,10 @@ size_t ProcScanner::scan(ProcessTable& table) const
         if (table.update(*s, Clock::now())) {
             if (auto cg = read_cgroup(pid))
                 table.set_cgroup(pid, *cg);
+            // New and exec'd processes only (both ask for their cgroup): kept for the OOM record of a victim,
+            // whose /proc entry is usually gone by the time the kill is handled.
+            if (table.needs_cmdline(pid))
+                table.set_cmdline(pid, read_cmdline(pid));
         }
     }
     table.drop_stale(start);

@@ -18,6 +18,10 @@ public:
     std::optional<ProcessSample> read_process(pid_t pid) const;
     // The memory cgroup path of the process, from /proc/PID/cgroup.
     std::optional<std::string> read_cgroup(pid_t pid) const;
+    // The command line from /proc/PID/cmdline, arguments separated by spaces, at most kMaxCmdline bytes; "" when
+    // unreadable or empty (a kernel thread, a process that has released its memory).
+    std::string read_cmdline(pid_t pid) const;
+    static constexpr size_t kMaxCmdline = 1024;
 
 private:
     std::string root_;

@@ -15,14 +15,15 @@ bool ProcessTable::update(const ProcessSample& s, Clock::time_point now)
     Entry& e = entries_.try_emplace(s.pid).first->second;
     e.view.sample = s;
     e.last_update = now;
-    // Resident plus swapped: a leak whose pages are swapped out keeps growing here while RSS stays flat.
-    e.history.emplace_back(now, s.rss() + s.swap);
-    while (e.history.size() > 2 && now - e.history[1].first >= window_)
+    e.history.push_back({now, s.rss(), s.swap});
+    while (e.history.size() > 2 && now - e.history[1].time >= window_)
         e.history.pop_front();
+    // Resident plus swapped: a leak whose pages are swapped out keeps growing here while RSS stays flat.
     std::vector<Point> points;
     points.reserve(e.history.size());
-    for (const auto& [t, rss] : e.history)
-        points.push_back({std::chrono::duration<double>(t - e.history.front().first).count(), static_cast<double>(rss)});
+    for (const auto& r : e.history)
+        points.push_back({std::chrono::duration<double>(r.time - e.history.front().time).count(),
+                          static_cast<double>(r.resident + r.swap)});
     const Assessment a = assess_growth(points, std::nullopt);
     e.view.growth_bytes_per_second = a.growth_bytes_per_second;
     e.view.leak_suspicion = a.suspicion;
@@ -47,10 +48,47 @@ void ProcessTable::set_cgroup(pid_t pid, const std::string& cgroup_path)
     e.scans_since_cgroup = 0;
 }
 
+bool ProcessTable::needs_cmdline(pid_t pid) const
+{
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(pid);
+    return it != entries_.end() && it->second.cmdline_dirty;
+}
+
+void ProcessTable::set_cmdline(pid_t pid, std::string cmdline)
+{
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(pid);
+    if (it == entries_.end())
+        return;
+    it->second.view.cmdline = std::move(cmdline);
+    it->second.cmdline_dirty = false;
+}
+
+void ProcessTable::keep_gone(Entry&& e)
+{
+    const Clock::time_point when = e.last_update;
+    const pid_t pid = e.view.sample.pid;
+    gone_[pid] = Gone{std::move(e.view), std::move(e.history), when};
+    std::erase_if(gone_, [&](const auto& kv) { return when - kv.second.when > kGoneKeep; });
+    while (gone_.size() > kGoneMax) {
+        auto oldest = std::min_element(gone_.begin(), gone_.end(),
+                                       [](const auto& a, const auto& b) { return a.second.when < b.second.when; });
+        gone_.erase(oldest);
+    }
+}
+
 void ProcessTable::drop_stale(Clock::time_point scan_start)
 {
     std::lock_guard lock(mu_);
-    std::erase_if(entries_, [&](const auto& kv) { return kv.second.last_update < scan_start; });
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        if (it->second.last_update < scan_start) {
+            keep_gone(std::move(it->second));
+            it = entries_.erase(it);
+        } else {
+            ++it;
+        }
+    }
 }
 
 void ProcessTable::on_exec(pid_t pid, const std::string& comm)
@@ -61,6 +99,7 @@ void ProcessTable::on_exec(pid_t pid, const std::string& comm)
         return;
     it->second.view.sample.comm = comm;
     it->second.cgroup_dirty = true;
+    it->second.cmdline_dirty = true;
 }
 
 std::optional<ProcessView> ProcessTable::remove(pid_t pid)
@@ -69,7 +108,8 @@ std::optional<ProcessView> ProcessTable::remove(pid_t pid)
     auto it = entries_.find(pid);
     if (it == entries_.end())
         return std::nullopt;
-    ProcessView v = std::move(it->second.view);
+    ProcessView v = it->second.view;
+    keep_gone(std::move(it->second));
     entries_.erase(it);
     return v;
 }
@@ -81,6 +121,16 @@ std::optional<ProcessView> ProcessTable::find(pid_t pid) const
     if (it == entries_.end())
         return std::nullopt;
     return it->second.view;
+}
+
+std::optional<ProcessHistory> ProcessTable::history(pid_t pid) const
+{
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(pid); it != entries_.end())
+        return ProcessHistory{it->second.view, {it->second.history.begin(), it->second.history.end()}, false};
+    if (auto it = gone_.find(pid); it != gone_.end())
+        return ProcessHistory{it->second.view, {it->second.history.begin(), it->second.history.end()}, true};
+    return std::nullopt;
 }
 
 std::vector<ProcessView> ProcessTable::snapshot() const
