@@ -5,7 +5,6 @@
 #include <ctime>
 
 namespace memsight::exporter {
-namespace {
 
 std::string rfc3339(std::chrono::system_clock::time_point t)
 {
@@ -18,8 +17,6 @@ std::string rfc3339(std::chrono::system_clock::time_point t)
     std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
     return buf;
 }
-
-} // namespace
 
 std::string oom_kill_json(const analysis::OomKill& k)
 {

@@ -19,6 +19,7 @@ struct MetricsServer::Handlers {
     std::string path;
     std::shared_ptr<prometheus::Collectable> collectable;
     std::function<Health()> health;
+    std::vector<Route> routes; // not resized after the server starts: civetweb holds pointers to them
 };
 
 namespace {
@@ -38,6 +39,8 @@ const char* reason_phrase(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 400:
+        return "Bad Request";
     case 404:
         return "Not Found";
     case 405:
@@ -106,6 +109,22 @@ int serve_readyz(mg_connection* conn, void* data)
     return serve_probe(conn, *static_cast<const MetricsServer::Handlers*>(data), "/readyz", &Health::ready);
 }
 
+int serve_route(mg_connection* conn, void* data)
+{
+    const auto* route = static_cast<const Route*>(data);
+    if (int refused = refuse_other(conn, route->path))
+        return refused;
+    const mg_request_info* req = mg_get_request_info(conn);
+    const std::string query = req->query_string != nullptr ? req->query_string : "";
+    try {
+        const Reply r = route->handler(query);
+        return respond(conn, r.status, r.type.c_str(), r.body);
+    } catch (const std::exception& e) {
+        spdlog::warn("{} failed: {}", route->path, e.what());
+        return respond(conn, 500, "text/plain", route->path + " failed: " + e.what() + "\n");
+    }
+}
+
 int log_civetweb(const mg_connection*, const char* message)
 {
     spdlog::debug("http: {}", message);
@@ -135,8 +154,9 @@ void check_bindable(const std::string& listen)
 }
 
 MetricsServer::MetricsServer(const std::string& listen, const std::string& path,
-                             std::shared_ptr<prometheus::Collectable> c, std::function<Health()> health)
-    : handlers_(std::make_unique<Handlers>(Handlers{path, std::move(c), std::move(health)}))
+                             std::shared_ptr<prometheus::Collectable> c, std::function<Health()> health,
+                             std::vector<Route> routes)
+    : handlers_(std::make_unique<Handlers>(Handlers{path, std::move(c), std::move(health), std::move(routes)}))
 {
     const auto endpoints = endpoints_of(listen); // resolved once, bound-checked, then given to civetweb
     bind_each(endpoints, listen);
@@ -162,6 +182,8 @@ MetricsServer::MetricsServer(const std::string& listen, const std::string& path,
     mg_set_request_handler(ctx_, path.c_str(), serve_metrics, handlers_.get());
     mg_set_request_handler(ctx_, "/healthz", serve_healthz, handlers_.get());
     mg_set_request_handler(ctx_, "/readyz", serve_readyz, handlers_.get());
+    for (auto& r : handlers_->routes)
+        mg_set_request_handler(ctx_, r.path.c_str(), serve_route, &r);
 }
 
 MetricsServer::~MetricsServer()

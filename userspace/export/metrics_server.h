@@ -4,6 +4,7 @@
 //   /healthz  200 while the agent's scan loop keeps turning, 503 when it has stalled (liveness)
 //   /readyz   200 once the BPF programs are attached and the first scan is done, 503 before and while
 //             stopping (readiness)
+// and the extra routes the agent gives (GET /oom: its OOM forensic records).
 // Only GET and HEAD are served; anything else under another path is 404.
 #include <prometheus/collectable.h>
 
@@ -22,6 +23,19 @@ struct Health {
     std::string detail; // one line, the probe's response body
 };
 
+// The answer of an extra route.
+struct Reply {
+    int status = 200;
+    std::string type = "application/json";
+    std::string body;
+};
+// A GET route besides the metrics path and the probes; its handler gets the query string ("" when none) and runs on
+// one of the server's threads.
+struct Route {
+    std::string path;
+    std::function<Reply(const std::string& query)> handler;
+};
+
 // Resolves `listen` (util/listen_address.h) and binds each address once, so that "in use" or "cannot
 // assign" come out as one clear UserError naming the address. Call it before slow start-up work.
 void check_bindable(const std::string& listen);
@@ -30,7 +44,7 @@ class MetricsServer {
 public:
     // Listens on every address `listen` resolves to. Throws UserError with one line when it cannot.
     MetricsServer(const std::string& listen, const std::string& path, std::shared_ptr<prometheus::Collectable> c,
-                  std::function<Health()> health);
+                  std::function<Health()> health, std::vector<Route> routes = {});
     ~MetricsServer();
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;

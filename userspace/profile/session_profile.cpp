@@ -120,17 +120,43 @@ bool is_profile_file_name(const std::string& name)
     return std::all_of(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(dash), safe_char);
 }
 
+std::vector<std::string> profiles_of_process(const std::string& dir, const std::string& comm, pid_t pid,
+                                             std::chrono::system_clock::time_point since)
+{
+    // The name for (comm, pid) at `since`: names of that process compare with it by their time stamp alone.
+    const std::string first = profile_file_name(comm, pid, since);
+    const std::string prefix = first.substr(0, first.size() - kSuffix.size() - (8 + 1 + 6 + 1 + 3));
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (const dirent* e = ::readdir(d)) {
+            const std::string name = e->d_name;
+            if (name.size() == first.size() && name.starts_with(prefix) && is_profile_file_name(name) && name >= first)
+                names.push_back(name);
+        }
+        ::closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    for (auto& n : names)
+        n = dir + "/" + n;
+    return names;
+}
+
 void prepare_profile_dir(const std::string& dir)
+{
+    prepare_output_dir(dir, "profile");
+}
+
+void prepare_output_dir(const std::string& dir, const std::string& what)
 {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec)
-        throw UserError(dir + ": cannot create the profile directory: " + ec.message());
-    // A probe file proves that profiles can be written (a read-only root file system would fail only later).
+        throw UserError(dir + ": cannot create the " + what + " directory: " + ec.message());
+    // A probe file proves that files can be written (a read-only root file system would fail only later).
     const std::string probe = dir + "/.memsight-write-test";
     const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        throw UserError(dir + ": cannot write profiles there: " + std::strerror(errno));
+        throw UserError(dir + ": cannot write " + what + "s there: " + std::strerror(errno));
     ::close(fd);
     ::unlink(probe.c_str());
 }
@@ -165,7 +191,7 @@ std::string write_profile_file(const std::string& dir, const std::string& name, 
 }
 
 std::vector<std::string> apply_retention(const std::string& dir, size_t max_files, std::chrono::seconds max_age,
-                                         std::chrono::system_clock::time_point now)
+                                         std::chrono::system_clock::time_point now, bool (*owned)(const std::string&))
 {
     struct File {
         std::chrono::system_clock::time_point mtime;
@@ -175,7 +201,7 @@ std::vector<std::string> apply_retention(const std::string& dir, size_t max_file
     if (DIR* d = ::opendir(dir.c_str())) {
         while (const dirent* e = ::readdir(d)) {
             const std::string name = e->d_name;
-            if (!is_profile_file_name(name))
+            if (!owned(name))
                 continue;
             struct stat st {};
             if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))

@@ -25,17 +25,25 @@ std::string session_pprof(const deep::Session& session, const std::vector<deep::
 std::string profile_file_name(const std::string& comm, pid_t pid, std::chrono::system_clock::time_point when);
 bool is_profile_file_name(const std::string& name);
 
+// Profile files of one process in `dir`: those named for (comm, pid) whose time stamp (the session's end) is not
+// before `since`, oldest first, as paths. Unreadable directory: none.
+std::vector<std::string> profiles_of_process(const std::string& dir, const std::string& comm, pid_t pid,
+                                             std::chrono::system_clock::time_point since);
+
 // Creates `dir` (and its parents) when missing and checks that a file can be created in it; throws UserError
 // "<dir>: <why>".
 void prepare_profile_dir(const std::string& dir);
+// The same for other files the agent writes (OOM records): `what` names them in errors ("OOM record").
+void prepare_output_dir(const std::string& dir, const std::string& what);
 // Writes `data` to dir/name through a temporary file and a rename, so readers never see half a profile. Returns
 // the path; throws UserError.
 std::string write_profile_file(const std::string& dir, const std::string& name, const std::string& data);
 
-// Removes profile files (is_profile_file_name) of `dir` last modified more than `max_age` before `now`, then the
-// oldest (by modification time, then name) until at most `max_files` remain. Returns the removed names, oldest
-// first. Other files are never touched; an unreadable directory removes nothing.
+// Removes profile files (is_profile_file_name, or the names `owned` accepts) of `dir` last modified more than
+// `max_age` before `now`, then the oldest (by modification time, then name) until at most `max_files` remain.
+// Returns the removed names, oldest first. Other files are never touched; an unreadable directory removes nothing.
 std::vector<std::string> apply_retention(const std::string& dir, size_t max_files, std::chrono::seconds max_age,
-                                         std::chrono::system_clock::time_point now);
+                                         std::chrono::system_clock::time_point now,
+                                         bool (*owned)(const std::string&) = is_profile_file_name);
 
 } // namespace memsight::profile
