@@ -372,7 +372,8 @@ TEST(ConfigErrors, UnknownNestedKey)
               "memsight.yaml:3: unknown key 'enable' in kernel.page_faults (known: enabled, sample_period, stack_window)");
     EXPECT_EQ(error_of("exit_peaks:\n  size: 1\n"),
               "memsight.yaml:2: unknown key 'size' in exit_peaks (known: top, window)");
-    EXPECT_EQ(error_of("oom:\n\n  series: 1\n"), "memsight.yaml:3: unknown key 'series' in oom (known: max_series)");
+    EXPECT_EQ(error_of("oom:\n\n  series: 1\n"), "memsight.yaml:3: unknown key 'series' in oom (known: max_series, "
+                                                 "forensics_dir, forensics_max_files, forensics_max_age)");
 }
 
 TEST(ConfigErrors, UnknownKeyReportedEvenBeforeProfile)

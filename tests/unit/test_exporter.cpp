@@ -120,6 +120,8 @@ analysis::AgentSnapshot full_snapshot()
     k.file_rss = 20;
     k.shmem_rss = 4;
     s.recent_oom_victims = {k};
+    s.oom_records_written = 3;
+    s.oom_records_failed = 1;
     analysis::ExitPeaks exits(10, 5min);
     for (uint64_t peak : {uint64_t{1} << 19, uint64_t{3} << 20, uint64_t{2} << 30}) {
         analysis::ExitRecord r;
@@ -182,6 +184,7 @@ TEST(PrometheusRender, FamiliesOfAFullSnapshotInOrder)
         "memsight_container_leak_suspicion",
         "memsight_oom_kills_total",
         "memsight_oom_victim_resident_bytes",
+        "memsight_oom_forensic_records_total",
         "memsight_process_exits_total",
         "memsight_process_exit_peak_resident_bytes",
         "memsight_exited_process_peak_resident_bytes",
@@ -376,6 +379,12 @@ TEST(PrometheusRender, OomFamilies)
                   ",kind=\"file\"} 20\n"
                   "memsight_oom_victim_resident_bytes{" +
                   v + ",kind=\"shmem\"} 4\n");
+    EXPECT_EQ(block(text, "memsight_oom_forensic_records_total"),
+              "# HELP memsight_oom_forensic_records_total OOM forensic records by outcome: written to "
+              "oom.forensics_dir, or failed (a write error such as a full disk).\n"
+              "# TYPE memsight_oom_forensic_records_total counter\n"
+              "memsight_oom_forensic_records_total{outcome=\"written\"} 3\n"
+              "memsight_oom_forensic_records_total{outcome=\"failed\"} 1\n");
 }
 
 TEST(PrometheusRender, ExitFamiliesHistogramIsCumulativeWithInfEqualToCount)
@@ -653,6 +662,7 @@ TEST(PrometheusRender, EmptySnapshotLeavesOutFamiliesWithoutSeries)
 {
     const std::string text = render_text(render(analysis::AgentSnapshot{}, 0));
     const std::vector<std::string> want = {
+        "memsight_oom_forensic_records_total", // both outcomes, at 0
         "memsight_process_exits_total",
         "memsight_process_exit_peak_resident_bytes",
         "memsight_deep_sessions",

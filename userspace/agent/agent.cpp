@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -63,13 +64,48 @@ std::vector<analysis::HeapSite> top_sites_per_process(const std::vector<deep::Si
     return out;
 }
 
+OomForensicsOptions oom_forensics_options(const config::Config& cfg)
+{
+    OomForensicsOptions o;
+    o.dir = cfg.oom_forensics_dir;
+    o.max_files = cfg.oom_forensics_max_files;
+    o.max_age = std::chrono::duration_cast<std::chrono::seconds>(cfg.oom_forensics_max_age);
+    o.record.interval_seconds = std::chrono::duration<double>(cfg.interval).count();
+    o.record.window_seconds = std::chrono::duration<double>(cfg.growth_window).count();
+    // A deep session on a victim ends at the first scan after the victim exits and writes its profile then.
+    o.hold = 2 * cfg.interval + std::chrono::seconds(5);
+    return o;
+}
+
+// The wall-clock start of a process from its /proc/PID/stat start time (clock ticks after boot) and /proc/stat's
+// btime; nullopt when they cannot be read.
+std::optional<std::chrono::system_clock::time_point> process_start(uint64_t start_ticks)
+{
+    static const long long btime = [] {
+        const auto text = procfs::read_file("/proc/stat");
+        if (!text)
+            return -1LL;
+        const auto at = text->find("\nbtime ");
+        return at == std::string::npos ? -1LL : std::atoll(text->c_str() + at + 7);
+    }();
+    const long hz = ::sysconf(_SC_CLK_TCK);
+    if (btime <= 0 || hz <= 0 || start_ticks == 0)
+        return std::nullopt;
+    const auto since_boot =
+        std::chrono::milliseconds(static_cast<int64_t>(start_ticks * 1000 / static_cast<uint64_t>(hz)));
+    return std::chrono::system_clock::time_point(std::chrono::seconds(btime)) +
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(since_boot);
+}
+
 } // namespace
 
 Agent::Agent(const config::Config& cfg)
     : cfg_(cfg), table_(cfg.growth_window), cgroups_(procfs::CgroupFs::detect()), container_trends_(cfg.growth_window),
       exits_(cfg.exit_peaks_top, cfg.exit_peaks_window), oom_stats_(cfg.max_oom_series),
-      oom_tracker_([this](const analysis::OomKill& k) {
+      oom_forensics_(oom_forensics_options(cfg)), oom_tracker_([this](const analysis::OomKill& k) {
+          // Possibly on the ring-buffer thread (a kill whose victim's exit did not come): queue, never write here.
           oom_stats_.add(k);
+          oom_forensics_.on_kill(k);
           spdlog::warn("OOM kill: pid {} ({}) cgroup '{}' container '{}' anon_rss {} bytes", k.pid, k.comm, k.cgroup,
                        k.identity.container_id, k.anon_rss);
       }),
@@ -77,6 +113,9 @@ Agent::Agent(const config::Config& cfg)
 {
     if (!cgroups_.fs())
         spdlog::warn("no memory cgroup hierarchy is mounted: per-container metrics are disabled");
+    if (oom_forensics_.enabled())
+        router_.set_victim_hook(
+            [this](pid_t pid, const std::optional<std::string>& cgroup) { capture_victim(pid, cgroup); });
     loader::AlwaysOnOptions opts;
     opts.ringbuf_bytes = cfg.ringbuf_bytes;
     opts.page_faults = cfg.page_faults_enabled;
@@ -292,6 +331,7 @@ void Agent::scan_once()
     {
         std::lock_guard lock(mu_);
         containers_ = std::move(containers);
+        previous_growth_sites_ = std::move(growth_site_views_.processes);
         growth_site_views_ = std::move(growth);
         growth_site_samples_folded_ = growth_sites_.folded_samples();
         growth_site_stacks_ = growth_sites_.stacks();
@@ -521,6 +561,7 @@ void Agent::run(const std::atomic<bool>& stop)
             next_govern = now + std::chrono::seconds(1);
         }
         router_.drain(); // kernel events, applied here rather than on the ring-buffer thread
+        flush_oom_records();
         for (auto& r : sessions_)
             r.driver->poll(0);
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -528,6 +569,101 @@ void Agent::run(const std::atomic<bool>& stop)
     while (!sessions_.empty())
         end_session(sessions_.size() - 1, deep::EndReason::Shutdown);
     pump_thread.join();
+    router_.drain();
+    flush_oom_records(); // kills seen while stopping: the sessions have ended, nothing holds them back
+}
+
+void Agent::capture_victim(pid_t pid, const std::optional<std::string>& cgroup_now)
+{
+    using std::chrono::system_clock;
+    const auto now = analysis::Clock::now();
+    const auto wall_now = system_clock::now();
+    const auto wall = [&](analysis::Clock::time_point t) {
+        return wall_now - std::chrono::duration_cast<system_clock::duration>(now - t);
+    };
+    analysis::VictimContext ctx;
+    ctx.pid = pid;
+    const auto history = table_.history(pid); // the live entry, or the one kept since it exited
+    // A fresh read when the victim still has its memory (it may have changed its argv), else the one from its start.
+    ctx.cmdline = scanner_.read_cmdline(pid);
+    if (history) {
+        const auto& view = history->view;
+        ctx.comm = view.sample.comm;
+        if (ctx.cmdline.empty())
+            ctx.cmdline = view.cmdline;
+        ctx.started = process_start(view.sample.start_ticks);
+        for (const auto& r : history->readings)
+            ctx.process.push_back({wall(r.time), r.resident, r.swap});
+        if (!history->readings.empty()) {
+            ctx.growth_bytes_per_second = view.growth_bytes_per_second;
+            ctx.leak_suspicion = view.leak_suspicion;
+        }
+    }
+    ctx.cgroup = cgroup_now.value_or(history ? history->view.cgroup : std::string());
+    if (cgroups_.fs() && !ctx.cgroup.empty()) {
+        if (const auto m = cgroups_.fs()->read(ctx.cgroup)) {
+            ctx.memcg_known = true;
+            ctx.memcg_limit = m->limit;
+            ctx.memcg_usage = m->usage;
+            ctx.memcg_usage_time = wall_now;
+        }
+    }
+    const std::string container_id = procfs::identify_container(ctx.cgroup).container_id;
+    if (const auto ch = container_id.empty() ? std::nullopt : container_trends_.history(container_id)) {
+        for (const auto& r : ch->readings)
+            ctx.container.push_back({wall(r.time), r.usage, r.working_set});
+        ctx.container_growth_bytes_per_second = ch->growth_bytes_per_second;
+        ctx.container_leak_suspicion = ch->leak_suspicion;
+        if (!ch->readings.empty()) {
+            // The usage before the kill rather than after it (the victim's memory is already freed by now).
+            if (!ctx.memcg_known)
+                ctx.memcg_limit = ch->limit;
+            ctx.memcg_known = true;
+            ctx.memcg_usage = ch->readings.back().usage;
+            ctx.memcg_usage_time = wall(ch->readings.back().time);
+        }
+    }
+    {
+        std::lock_guard lock(mu_);
+        for (const auto* sites : {&growth_site_views_.processes, &previous_growth_sites_}) {
+            for (const auto& g : *sites)
+                if (g.pid == pid)
+                    ctx.growth_sites.push_back({g.site, g.bytes});
+            if (!ctx.growth_sites.empty())
+                break;
+        }
+    }
+    std::sort(ctx.growth_sites.begin(), ctx.growth_sites.end(),
+              [](const auto& a, const auto& b) { return a.bytes > b.bytes; });
+    oom_forensics_.on_victim(std::move(ctx), now);
+}
+
+void Agent::flush_oom_records()
+{
+    if (!oom_forensics_.enabled())
+        return;
+    const auto traced = [this](pid_t pid) {
+        for (const auto& r : sessions_)
+            for (pid_t p : r.driver->session().traced_pids())
+                if (p == pid)
+                    return true;
+        return false;
+    };
+    const auto complete = [this](const analysis::OomKill& k, analysis::VictimContext& ctx) {
+        if (!ctx.memcg_known && !k.cgroup.empty() && cgroups_.fs()) {
+            if (const auto m = cgroups_.fs()->read(k.cgroup)) {
+                ctx.memcg_known = true;
+                ctx.memcg_limit = m->limit;
+                ctx.memcg_usage = m->usage;
+                ctx.memcg_usage_time = std::chrono::system_clock::now();
+            }
+        }
+        if (!profile_dir_)
+            return std::vector<std::string>{};
+        return profile::profiles_of_process(*profile_dir_, ctx.comm.empty() ? k.comm : ctx.comm, k.pid,
+                                            ctx.started.value_or(std::chrono::system_clock::time_point{}));
+    };
+    oom_forensics_.flush(analysis::Clock::now(), traced, complete);
 }
 
 analysis::AgentSnapshot Agent::snapshot() const
@@ -539,6 +675,8 @@ analysis::AgentSnapshot Agent::snapshot() const
     s.oom_series = oom_stats_.series();
     const auto now = analysis::Clock::now();
     s.recent_oom_victims = oom_stats_.recent(now);
+    s.oom_records_written = oom_forensics_.written();
+    s.oom_records_failed = oom_forensics_.failed();
     s.exit_histogram = exits_.histogram();
     s.exit_peaks = exits_.recent(now);
     s.kernel_counters = probes_->counters();

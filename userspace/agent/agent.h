@@ -5,6 +5,7 @@
 #include "agent/escalation.h"
 #include "agent/event_router.h"
 #include "agent/growth_site_namer.h"
+#include "agent/oom_forensics.h"
 #include "analysis/growth_sites.h"
 #include "analysis/snapshot.h"
 #include "config/config.h"
@@ -63,6 +64,8 @@ public:
     // Starts a person's deep-tier session on these processes (replacing a running one) under this overhead budget
     // (0 = no limit). Throws UserError when none can be traced.
     void watch(const std::vector<pid_t>& pids, double overhead_budget);
+    // The directory of the OOM forensic records ("" when they are off: oom.forensics_dir "" or not writable).
+    const std::string& oom_records_dir() const { return oom_forensics_.dir(); }
 
 private:
     // A CPython process a session watches: heap censuses at the session's start and at its readings, the first
@@ -102,6 +105,10 @@ private:
     void start_python(Running& r);
     // A census of each of the session's CPython processes (bounded in cost: see agent.cpp), then its top types.
     void census_python(Running& r);
+    // Scan thread, when an OOM kill is applied: what the agent knew about the victim (docs/oom-forensics.md).
+    void capture_victim(pid_t pid, const std::optional<std::string>& cgroup_now);
+    // Scan thread: writes the forensic records of the kills seen since.
+    void flush_oom_records();
 
     config::Config cfg_;
     analysis::ProcessTable table_;
@@ -110,6 +117,7 @@ private:
     analysis::ContainerTrends container_trends_; // scan thread only
     analysis::ExitPeaks exits_;
     analysis::OomStats oom_stats_;
+    OomForensics oom_forensics_; // before oom_tracker_, whose sink queues kills here
     analysis::OomTracker oom_tracker_;
     EventRouter router_;
     std::unique_ptr<loader::AlwaysOnProbes> probes_;
@@ -133,6 +141,7 @@ private:
     std::vector<analysis::HeapSite> heap_sites_;
     std::vector<analysis::PythonType> python_types_;
     GrowthSiteNamer::Named growth_site_views_;
+    std::vector<analysis::GrowthSite> previous_growth_sites_; // the scan before: a victim gone since was named there
     uint64_t growth_site_samples_folded_ = 0;
     size_t growth_site_stacks_ = 0;
     size_t deep_running_ = 0;

@@ -65,7 +65,10 @@ void EventRouter::on_oom(const OomEvent& e)
         comm = known->sample.comm;
     else if (auto s = scanner_.read_process(e.victim))
         comm = s->comm;
-    ooms_.on_mark_victim(e, comm, scanner_.read_cgroup(e.victim), analysis::Clock::now());
+    auto cgroup = scanner_.read_cgroup(e.victim);
+    ooms_.on_mark_victim(e, comm, cgroup, analysis::Clock::now());
+    if (victim_hook_)
+        victim_hook_(e.victim, cgroup);
 }
 
 } // namespace memsight::agent

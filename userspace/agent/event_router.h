@@ -11,7 +11,10 @@
 #include <atomic>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <optional>
+#include <string>
 
 namespace memsight::agent {
 
@@ -34,6 +37,10 @@ public:
     // Applies one event now.
     void handle(const KernelEvent& event);
     uint64_t queue_full() const { return queue_full_; }
+    // Called on the scan thread when an OOM kill is applied, after the OOM join has it: the victim's pid and its
+    // memory cgroup from /proc then (nullopt when already gone). The agent captures the victim's readings here.
+    using VictimHook = std::function<void(pid_t, const std::optional<std::string>&)>;
+    void set_victim_hook(VictimHook hook) { victim_hook_ = std::move(hook); }
 
 private:
     void on_exit(const ExitEvent& e);
@@ -47,6 +54,7 @@ private:
     std::mutex mu_;
     std::deque<KernelEvent> queue_;
     std::atomic<uint64_t> queue_full_{0};
+    VictimHook victim_hook_;
 };
 
 } // namespace memsight::agent

@@ -90,6 +90,7 @@ struct AgentSnapshot {
     std::vector<ContainerView> containers;
     std::vector<OomStats::Series> oom_series;
     std::vector<OomKill> recent_oom_victims;
+    uint64_t oom_records_written = 0, oom_records_failed = 0; // OOM forensic records (docs/oom-forensics.md)
     ExitPeaks::Histogram exit_histogram;
     std::vector<ExitRecord> exit_peaks;
     KernelCounters kernel_counters;

@@ -4,6 +4,8 @@
 #include "config/config.h"
 #include "deep/targets.h"
 #include "export/metrics_server.h"
+#include "export/oom_record.h"
+#include "export/oom_record_store.h"
 #include "export/prometheus_exporter.h"
 #include "memsight/version.h"
 #include "util/error.h"
@@ -68,11 +70,27 @@ int run_agent(const AgentArgs& args)
     auto health = [&agent, &stop, interval = cfg.interval] {
         return agent::judge_health(agent.progress(), analysis::Clock::now(), interval, stop.load());
     };
-    exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable, health);
+    // GET /oom: the forensic records, read from their directory at each request (so records written before a restart
+    // are served too; the files are replaced atomically).
+    exporter::Route oom{"/oom", [dir = agent.oom_records_dir()](const std::string& query) {
+                            exporter::Reply r;
+                            const auto limit = exporter::parse_oom_records_query(query);
+                            if (const auto* problem = std::get_if<std::string>(&limit))
+                                return exporter::Reply{400, "text/plain", *problem + "\n"};
+                            if (dir.empty())
+                                return exporter::Reply{404, "text/plain",
+                                                       "OOM forensic records are off on this agent "
+                                                       "(oom.forensics_dir is \"\" or could not be created)\n"};
+                            const auto loaded = exporter::load_oom_records(dir, std::get<size_t>(limit));
+                            r.body = exporter::oom_records_body(loaded.records);
+                            return r;
+                        }};
+    exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable, health, {std::move(oom)});
     std::string urls;
     for (const auto& e : server.endpoints())
         urls += (urls.empty() ? "http://" : ", http://") + e + cfg.metrics_path;
-    spdlog::info("memsight {} agent: profile {}, scanning every {} ms, metrics on {} (probes /healthz, /readyz)",
+    spdlog::info("memsight {} agent: profile {}, scanning every {} ms, metrics on {} (probes /healthz, /readyz; OOM "
+                 "records /oom)",
                  kVersion, config::profile_name(cfg.profile), cfg.interval.count(), urls);
     agent.run(stop);
     spdlog::info("stopping");

@@ -33,6 +33,10 @@ struct Config {
     Duration exit_peaks_window{std::chrono::minutes(5)};
 
     uint32_t max_oom_series = 500; // distinct (comm, container) OOM counters; more fold into comm="_other_"
+    // OOM forensic records (docs/oom-forensics.md): one JSON file per kill; "" = none.
+    std::string oom_forensics_dir = "/var/lib/memsight/oom";
+    uint32_t oom_forensics_max_files = 100;                     // oldest removed first beyond this many ...
+    Duration oom_forensics_max_age{std::chrono::hours(7 * 24)}; // ... and any older than this
 
     // Growth sites from the sampled page faults: for this many processes and containers, the top sites each.
     uint32_t growth_site_processes = 5;

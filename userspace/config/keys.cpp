@@ -33,6 +33,8 @@ Problem check_metrics_path(std::string_view s)
             return "must not contain spaces or control characters, got " + quoted(s);
     if (s == "/healthz" || s == "/readyz")
         return quoted(s) + " is the agent's health probe; choose another path";
+    if (s == "/oom")
+        return quoted(s) + " serves the agent's OOM forensic records; choose another path";
     return std::nullopt;
 }
 
@@ -65,6 +67,18 @@ Problem check_profile_dir(std::string_view s)
         return std::nullopt; // no profile files
     if (s.front() != '/')
         return "must be an absolute path (or empty: write no profiles), got " + quoted(s);
+    for (unsigned char ch : s)
+        if (ch < ' ' || ch == 0x7f)
+            return "must not contain control characters, got " + quoted(s);
+    return std::nullopt;
+}
+
+Problem check_forensics_dir(std::string_view s)
+{
+    if (s.empty())
+        return std::nullopt; // no records
+    if (s.front() != '/')
+        return "must be an absolute path (or empty: write no records), got " + quoted(s);
     for (unsigned char ch : s)
         if (ch < ' ' || ch == 0x7f)
             return "must not contain control characters, got " + quoted(s);
@@ -125,7 +139,7 @@ constexpr KeySpec kKeys[] = {
      .field = MEMSIGHT_CONFIG_FIELD(metrics_path),
      .check_text = check_metrics_path,
      .expected = "a path like /metrics",
-     .values = "starts with `/`, no spaces or control characters, not `/healthz` or `/readyz`",
+     .values = "starts with `/`, no spaces or control characters, not `/healthz`, `/readyz` or `/oom`",
      .defaults = same("/metrics"),
      .doc = "HTTP path of the metrics endpoint."},
     {.path = "interval",
@@ -210,6 +224,30 @@ constexpr KeySpec kKeys[] = {
      .max = limits::kMaxOomSeries,
      .defaults = same("500"),
      .doc = "Distinct (comm, container) OOM-kill counters; further ones fold into comm=\"_other_\"."},
+    {.path = "oom.forensics_dir",
+     .kind = Kind::Text,
+     .field = MEMSIGHT_CONFIG_FIELD(oom_forensics_dir),
+     .check_text = check_forensics_dir,
+     .expected = "a directory path",
+     .values = "an absolute path, or `\"\"` (write no records)",
+     .defaults = same("/var/lib/memsight/oom"),
+     .doc = "Directory of the OOM forensic records, one JSON file per kill, served at GET /oom (created if "
+            "missing; when it cannot be, the agent runs without records)."},
+    {.path = "oom.forensics_max_files",
+     .kind = Kind::Count,
+     .field = MEMSIGHT_CONFIG_FIELD(oom_forensics_max_files),
+     .min = 1,
+     .max = limits::kMaxRetentionFiles,
+     .defaults = same("100"),
+     .doc = "At most this many OOM records are kept; the oldest are removed first."},
+    {.path = "oom.forensics_max_age",
+     .kind = Kind::Duration,
+     .field = MEMSIGHT_CONFIG_FIELD(oom_forensics_max_age),
+     .min_duration = limits::kMinRetentionAge,
+     .max_duration = limits::kMaxRetentionAge,
+     .values = " (366 days)",
+     .defaults = same("168h"),
+     .doc = "OOM records older than this are removed."},
 
     {.path = "kernel.ringbuf_bytes",
      .kind = Kind::PowerOfTwo,
@@ -366,7 +404,8 @@ constexpr SectionSpec kSections[] = {
     {"exit_peaks", "Peak RSS of short-lived processes: the largest `top` exits seen in the last `window`."},
     {"growth_sites", "Growth sites: the code that faults in new memory, from the sampled page-fault stacks "
                      "(kernel.page_faults), named by the first frame outside the allocator and libc."},
-    {"oom", "OOM kills are counted per (comm, container)."},
+    {"oom",
+     "OOM kills are counted per (comm, container); each kill also gets a forensic record (docs/oom-forensics.md)."},
     {"kernel", "Kernel-side (BPF) settings."},
     {"kernel.page_faults", "Sampled page-fault stacks (\"where new memory is being touched\")."},
     {"deep", "Deep-tier sessions the agent runs on request (memsight agent --deep-pid PID / --deep-cgroup ID) and by "

@@ -162,6 +162,14 @@ void render_ooms_and_exits(const analysis::AgentSnapshot& s, std::vector<MetricF
     }
     victims.into(out);
 
+    Family records("memsight_oom_forensic_records_total",
+                   "OOM forensic records by outcome: written to oom.forensics_dir, or failed (a write error such as "
+                   "a full disk).",
+                   MetricType::Counter);
+    records.add({{"outcome", "written"}}, d(s.oom_records_written));
+    records.add({{"outcome", "failed"}}, d(s.oom_records_failed));
+    records.into(out);
+
     const auto& h = s.exit_histogram;
     Family exits("memsight_process_exits_total", "Processes that exited.", MetricType::Counter);
     exits.add({}, d(h.count));
