@@ -20,6 +20,7 @@ void add_version_command(CLI::App& app, Runner& run);
 void add_leaks_command(CLI::App& app, Runner& run);
 void add_profile_command(CLI::App& app, Runner& run);
 void add_pyheap_command(CLI::App& app, Runner& run);
+void add_report_command(CLI::App& app, Runner& run);
 
 // SIGINT/SIGTERM set the returned flag (installed once).
 const std::atomic<bool>& stop_flag();

@@ -26,6 +26,7 @@ int main(int argc, char** argv)
     memsight::cli::add_leaks_command(app, run);
     memsight::cli::add_profile_command(app, run);
     memsight::cli::add_pyheap_command(app, run);
+    memsight::cli::add_report_command(app, run);
     memsight::cli::add_version_command(app, run);
     try {
         app.parse(argc, argv);
