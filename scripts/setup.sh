@@ -20,6 +20,9 @@ PACKAGES=(
   # the Python tests: a real Django app served by Debian's gunicorn on Debian's /usr/bin/python3.11 (a statically
   # linked CPython, unlike a shared-libpython python3 on PATH); binutils' readelf checks which build exports what
   python3-django gunicorn binutils
+  # memsight report's HTML opened in a real browser (headless Chromium) and its screenshot decoded (Debian's python3
+  # with PIL; tests/e2e/test_report.py)
+  chromium python3-pil
 )
 # Installed with their Recommends: podman's networking (netavark, aardvark-dns, iptables), slirp4netns, catatonit.
 WITH_RECOMMENDS=(podman runc)

@@ -279,3 +279,95 @@ def check_python_maker(test, entry, function, file_name, line, context=""):
     test.assertGreaterEqual(top["objects"], 0.9 * attributed, f"{context}: {summary} of {attributed} attributed")
     test.assertGreaterEqual(attributed, 0.25 * entry["count_delta"],
                             f"{context}: {attributed} of {entry['count_delta']} new {entry['type']} attributed")
+
+
+class PrometheusServer:
+    """A real Prometheus (Debian's /usr/bin/prometheus) on a free loopback port that scrapes `targets` as job="memsight"
+    every second, with its data in a temp dir. `with PrometheusServer([agent_addr]) as prom:` waits until every target
+    is up; prom.values(expr) runs an instant query."""
+
+    def __init__(self, targets, scrape_interval="1s", extra_config=""):
+        import shutil
+        self.binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+        self.targets = list(targets)
+        self.scrape_interval = scrape_interval
+        self.extra_config = extra_config
+        self.port = None
+        self.proc = None
+        self.tmp = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.tmp = tempfile.mkdtemp(prefix="memsight-prometheus-")
+        cfg = os.path.join(self.tmp, "prometheus.yml")
+        targets = ", ".join(f"'{t}'" for t in self.targets)
+        with open(cfg, "w") as f:
+            f.write(f"global:\n  scrape_interval: {self.scrape_interval}\n  evaluation_interval: {self.scrape_interval}\n"
+                    f"scrape_configs:\n  - job_name: memsight\n    static_configs:\n      - targets: [{targets}]\n"
+                    f"{self.extra_config}")
+        self.port = free_port()
+        self.log = open(os.path.join(self.tmp, "prometheus.log"), "w")
+        self.proc = subprocess.Popen([self.binary, f"--config.file={cfg}", f"--storage.tsdb.path={self.tmp}/data",
+                                      f"--web.listen-address=127.0.0.1:{self.port}"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"prometheus exited with {self.proc.returncode}:\n{self.logs()}")
+            try:
+                up = self.values('up{job="memsight"}')
+                if len(up) == len(self.targets) and all(v == 1 for v in up.values()):
+                    return self
+            except (OSError, ValueError, AssertionError):
+                pass
+            time.sleep(0.5)
+        self.__exit__(None, None, None)
+        raise AssertionError("Prometheus did not scrape every target within 60 s")
+
+    def __exit__(self, *exc):
+        import shutil
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if exc and exc[0] is not None:
+            print(f"--- prometheus log (tail) ---\n{self.logs()[-3000:]}", file=sys.stderr)
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def logs(self):
+        self.log.flush()
+        with open(os.path.join(self.tmp, "prometheus.log")) as f:
+            return f.read()
+
+    def values(self, expr):
+        """{frozenset(labels.items()): float} of an instant query now; AssertionError on an API error."""
+        import urllib.parse
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?query={urllib.parse.quote(expr)}", timeout=30) as r:
+            body = json.load(r)
+        if body.get("status") != "success":
+            raise AssertionError(f"{expr}: {body}")
+        return {frozenset(s["metric"].items()): float(s["value"][1]) for s in body["data"]["result"]}
+
+    def wait_for(self, expr, timeout=30, what=None):
+        """Queries until `expr` returns a series; returns the values."""
+        deadline = time.time() + timeout
+        while True:
+            got = self.values(expr)
+            if got:
+                return got
+            if time.time() >= deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what or expr}")
+            time.sleep(0.5)
+
+
+def in_cgroup(cgroup_dir, argv):
+    """argv prefixed so that it runs inside the cgroup directory `cgroup_dir` (the shell moves itself in, then execs)."""
+    return ["sh", "-c", f'echo $$ > "{cgroup_dir}/cgroup.procs" && exec "$@"', "sh", *argv]
