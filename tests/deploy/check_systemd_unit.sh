@@ -3,6 +3,11 @@
 #   check_systemd_unit.sh verify UNIT [DROP_IN...]
 #       `systemd-analyze verify` of the unit, and of the unit with each drop-in; any warning fails (a misspelt
 #       directive is only a warning to systemd, and would silently drop a protection)
+#   check_systemd_unit.sh verify-set FILE...
+#       `systemd-analyze verify` of a set of units that refer to each other (the scheduled reports: a template
+#       service and its timers), copied together into one directory: every timer, every unit its Unit= names
+#       (template instances such as memsight-report@daily.service included) and every other non-template file;
+#       any warning fails
 #   check_systemd_unit.sh score UNIT MAX [DROP_IN...]
 #       `systemd-analyze security --offline=yes`: the exposure level (shown as 0.0-10.0, MAX in tenths, e.g. 24
 #       for 2.4) must not exceed MAX, so a weakened sandbox fails
@@ -37,6 +42,29 @@ verify)
     done
     exit $status
     ;;
+verify-set)
+    status=0
+    for f in "$unit" "$@"; do cp "$f" "$tmp/"; done
+    targets=""
+    for f in "$tmp"/*; do
+        case $f in
+        *@.*) ;;                                   # a template: verified through the instances below
+        *) targets="$targets $f" ;;
+        esac
+        case $f in
+        *.timer) for u in $(sed -n 's/^Unit=//p' "$f"); do targets="$targets $tmp/$u"; done ;;
+        esac
+    done
+    for t in $targets; do
+        out=$(cd "$tmp" && systemd-analyze verify --man=no "$t" 2>&1) || status=1
+        if [ -n "$out" ]; then
+            echo "$out"
+            status=1
+        fi
+        echo "verify $(basename "$t"): $([ -z "$out" ] && echo ok || echo FAILED)"
+    done
+    exit $status
+    ;;
 score)
     max=$1
     shift
@@ -51,7 +79,7 @@ score)
     echo "ok: exposure level at most $max/10"
     ;;
 *)
-    echo "usage: $0 verify|score UNIT ..."
+    echo "usage: $0 verify|verify-set|score UNIT ..."
     exit 2
     ;;
 esac

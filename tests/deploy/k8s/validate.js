@@ -5,7 +5,8 @@
 //   node validate.js self-test  --repo SRC --deps DIR --kubectl KUBECTL
 //   node validate.js prometheus --repo SRC --deps DIR --promtool PROMTOOL --work DIR
 //
-// manifests: renders every directory under deploy/kubernetes/overlays (and base) with `kubectl kustomize`, reads
+// manifests: renders every directory under deploy/kubernetes/overlays (and base), and every component under
+//   deploy/kubernetes/components on top of overlays/prod, with `kubectl kustomize`, reads
 //   deploy/kubernetes/monitoring/*.yaml, and checks every object
 //   * against the Kubernetes / Prometheus Operator OpenAPI schemas (npm kubernetes-models and
 //     @kubernetes-models/prometheus-operator), plus unknown fields, which those schemas let through: each field is
@@ -16,7 +17,8 @@
 //     annotation (it would make an annotation-discovery job scrape the agent a second time); the Service and the
 //     monitors selecting the pods and naming declared ports; the monitors' relabelling giving job="memsight" and
 //     instance=<node name>; the ConfigMap's memsight.yaml parsing, with only keys documented in
-//     docs/configuration.md and the overlay's profile.
+//     docs/configuration.md and the overlay's profile; CronJobs (the reports component): not root, drop ALL, AppArmor,
+//     Forbid concurrency, and every ConfigMap and claim they use part of the manifests.
 // self-test: the same checks on broken copies of the rendered prod overlay; each copy must fail.
 // prometheus: deploy/prometheus/prometheus-kubernetes.yml with promtool (Debian's promtool lacks Kubernetes
 //   discovery: then a copy whose kubernetes_sd_configs are replaced by a static target is checked) and its
@@ -67,6 +69,7 @@ const PROFILES = ["dev", "staging", "prod"];
 const MODEL_MODULES = {
   v1: "kubernetes-models/v1",
   "apps/v1": "kubernetes-models/apps/v1",
+  "batch/v1": "kubernetes-models/batch/v1",
   "monitoring.coreos.com/v1": "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1",
 };
 
@@ -336,6 +339,45 @@ function checkPodTemplate(workload, objects, where, docKeys, profile) {
   return problems;
 }
 
+// A CronJob (the scheduled reports): a job that only talks HTTP and writes files, so it runs as non-root with nothing
+// added, under the runtime's default AppArmor and seccomp profiles, one run at a time, and everything it refers to
+// (ConfigMaps, claims) is rendered with it.
+function checkCronJob(cj, objects, where) {
+  const problems = [];
+  if (cj.spec?.concurrencyPolicy !== "Forbid") problems.push(`${where}: concurrencyPolicy must be Forbid`);
+  const tmpl = cj.spec?.jobTemplate?.spec?.template ?? {};
+  const spec = tmpl.spec ?? {};
+  const annotations = tmpl.metadata?.annotations ?? {};
+  if (!["OnFailure", "Never"].includes(spec.restartPolicy)) problems.push(`${where}: restartPolicy must be OnFailure or Never`);
+  if (spec.nodeSelector?.["kubernetes.io/os"] !== "linux") problems.push(`${where}: nodeSelector kubernetes.io/os: linux is missing`);
+  if (spec.hostPID || spec.hostNetwork) problems.push(`${where}: a report job needs no host namespace`);
+  const has = (kind, name) => objects.some((o) => o.kind === kind && o.metadata?.name === name);
+  for (const c of spec.containers ?? []) {
+    const cw = `${where} container ${c.name}`;
+    const sc = c.securityContext ?? {};
+    if (sc.privileged) problems.push(`${cw}: privileged`);
+    if (sc.allowPrivilegeEscalation !== false) problems.push(`${cw}: allowPrivilegeEscalation must be false`);
+    if (!(sc.capabilities?.drop ?? []).includes("ALL") || (sc.capabilities?.add ?? []).length)
+      problems.push(`${cw}: capabilities must drop ALL and add nothing`);
+    if ((sc.runAsNonRoot ?? spec.securityContext?.runAsNonRoot) !== true || (sc.runAsUser ?? spec.securityContext?.runAsUser) === 0)
+      problems.push(`${cw}: must run as non-root (runAsNonRoot: true)`);
+    const ann = annotations[`container.apparmor.security.beta.kubernetes.io/${c.name}`];
+    const field = sc.appArmorProfile?.type ?? spec.securityContext?.appArmorProfile?.type;
+    if (ann !== "runtime/default" || field !== "RuntimeDefault")
+      problems.push(`${cw}: AppArmor must be runtime/default in both the annotation and securityContext.appArmorProfile`);
+    for (const e of c.envFrom ?? [])
+      if (e.configMapRef && !has("ConfigMap", e.configMapRef.name))
+        problems.push(`${cw}: envFrom ConfigMap ${e.configMapRef.name} is not part of the manifests`);
+  }
+  for (const v of spec.volumes ?? []) {
+    if (v.configMap && !has("ConfigMap", v.configMap.name))
+      problems.push(`${where}: volume ${v.name}: ConfigMap ${v.configMap.name} is not part of the manifests`);
+    if (v.persistentVolumeClaim && !has("PersistentVolumeClaim", v.persistentVolumeClaim.claimName))
+      problems.push(`${where}: volume ${v.name}: claim ${v.persistentVolumeClaim.claimName} is not part of the manifests`);
+  }
+  return problems;
+}
+
 function checkObjects(objects, where, docKeys, profile) {
   const problems = [];
   const workloads = objects.filter((o) => ["DaemonSet", "Deployment", "StatefulSet"].includes(o.kind));
@@ -344,6 +386,8 @@ function checkObjects(objects, where, docKeys, profile) {
     problems.push(`${where}: no DaemonSet memsight`);
   for (const w of workloads)
     problems.push(...checkPodTemplate(w, objects, `${where}: ${w.kind}/${w.metadata?.name}`, docKeys, profile));
+  for (const cj of objects.filter((o) => o.kind === "CronJob"))
+    problems.push(...checkCronJob(cj, objects, `${where}: CronJob/${cj.metadata?.name}`));
   const ds = workloads.find((o) => o.metadata?.name === "memsight");
   for (const svc of objects.filter((o) => o.kind === "Service")) {
     const sw = `${where}: Service/${svc.metadata?.name}`;
@@ -416,6 +460,36 @@ function render(dir) {
   return YAML.parseAllDocuments(out).map((d) => d.toJS()).filter((o) => o);
 }
 
+// A component cannot be rendered alone: render it on top of overlays/prod from a temporary kustomization (kustomize
+// wants relative paths).
+function renderComponent(name) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "memsight-k8s-component-"));
+  try {
+    const rel = (p) => path.relative(dir, p);
+    fs.writeFileSync(
+      path.join(dir, "kustomization.yaml"),
+      YAML.stringify({
+        apiVersion: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources: [rel(path.join(K8S_DIR, "overlays/prod"))],
+        components: [rel(path.join(K8S_DIR, "components", name))],
+      }),
+    );
+    return render(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function components() {
+  const dir = path.join(K8S_DIR, "components");
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+}
+
 function variants() {
   const overlays = fs
     .readdirSync(path.join(K8S_DIR, "overlays"), { withFileTypes: true })
@@ -451,10 +525,11 @@ function runManifests() {
   const docKeys = documentedKeys();
   const problems = [];
   let prod = null;
-  for (const v of variants()) {
+  const all = [...variants(), ...components().map((c) => ({ name: `components/${c}`, component: c, profile: "prod" }))];
+  for (const v of all) {
     let objects;
     try {
-      objects = render(v.dir);
+      objects = v.component ? renderComponent(v.component) : render(v.dir);
     } catch (e) {
       problems.push(`${v.name}: kubectl kustomize failed: ${(e.stderr || e.message).toString().trim()}`);
       continue;
@@ -463,6 +538,8 @@ function runManifests() {
     console.log(`${p.length ? "FAIL" : "ok  "} ${v.name}: ${objects.length} objects (${objects.map((o) => o.kind).join(", ")})`);
     problems.push(...p);
     if (v.name === "overlays/prod") prod = objects;
+    if (v.name === "components/reports" && objects.filter((o) => o.kind === "CronJob").length !== 2)
+      problems.push(`${v.name}: expected the daily and the weekly CronJob`);
     if (v.name === "overlays/privileged") {
       const c = objects.find((o) => o.kind === "DaemonSet")?.spec?.template?.spec?.containers?.[0];
       if (c?.securityContext?.privileged !== true) problems.push(`${v.name}: the agent container is not privileged`);
@@ -586,6 +663,28 @@ function runSelfTest() {
       m.length = 0;
     }, /expected one ServiceMonitor and one PodMonitor/],
   ];
+  const reports = renderComponent("reports");
+  const cleanReports = checkObjects(reports, "prod+reports", docKeys, "prod");
+  if (cleanReports.length) return ["the unmodified prod overlay with the reports component must pass first:", ...cleanReports];
+  const cronOf = (objs) => objs.find((o) => o.kind === "CronJob");
+  const jobPod = (objs) => cronOf(objs).spec.jobTemplate.spec.template;
+  const cronCases = [
+    ["a report CronJob running as root", (o) => {
+      jobPod(o).spec.securityContext.runAsNonRoot = false;
+    }, /must run as non-root/],
+    ["a report CronJob naming a missing settings ConfigMap", (o) => {
+      jobPod(o).spec.containers[0].envFrom[0].configMapRef.name = "memsight-report-settings";
+    }, /envFrom ConfigMap memsight-report-settings is not part of the manifests/],
+    ["a report CronJob naming a missing claim", (o) => {
+      jobPod(o).spec.volumes.find((v) => v.persistentVolumeClaim).persistentVolumeClaim.claimName = "reports";
+    }, /claim reports is not part of the manifests/],
+    ["a report CronJob allowing concurrent runs", (o) => {
+      cronOf(o).spec.concurrencyPolicy = "Allow";
+    }, /concurrencyPolicy must be Forbid/],
+    ["a report CronJob with a typo'd field", (o) => {
+      jobPod(o).spec.restartPolicyy = "Never";
+    }, /unknown field .*restartPolicyy/],
+  ];
   const problems = [];
   let n = 0;
   const expectFailure = (what, found, pattern) => {
@@ -598,6 +697,11 @@ function runSelfTest() {
     const copy = structuredClone(base);
     mutate(copy);
     expectFailure(what, checkObjects(copy, "prod", docKeys, "prod"), pattern);
+  }
+  for (const [what, mutate, pattern] of cronCases) {
+    const copy = structuredClone(reports);
+    mutate(copy);
+    expectFailure(what, checkObjects(copy, "prod+reports", docKeys, "prod"), pattern);
   }
   for (const [what, mutate, pattern] of monitorCases) {
     const copy = structuredClone(monitors);
