@@ -1,5 +1,5 @@
 // memsight / oom: OOM kills over time and per victim (comm, container), the "_other_" overflow series, the victims'
-// resident memory, the cgroups' own OOM kill counts, and the peaks of exiting processes that come close to them.
+// resident memory and forensic records, the cgroups' own OOM kill counts, and the peaks of exiting processes that come close to them.
 local g = import '../lib/grafana.libsonnet';
 local common = import 'common.libsonnet';
 
@@ -62,6 +62,11 @@ local common = import 'common.libsonnet';
             g.timeseries('Victims\' resident memory by kind', [
               g.query(n('memsight_oom_victim_resident_bytes'), '{{kind}} {{comm}} ({{pid}}) on {{instance}}'),
             ], 'bytes', 'Each victim\'s series stays an hour after its kill.', width=12),
+            g.timeseries('OOM forensic records', [
+              g.query('sum by (%s) (increase(%s[$__rate_interval]))' % [s.by(s.node + ['outcome']), n('memsight_oom_forensic_records_total')],
+                      '{{outcome}} on {{instance}}'),
+            ], 'short', 'Forensic records of OOM kills the agents wrote to oom.forensics_dir (served at /oom, told by memsight oom --explain), and the writes that failed (a full disk: see the agent log). docs/oom-forensics.md.',
+            width=24, bars=true, legendCalcs=['sum']),
           ]),
           g.row('Exit peaks', [
             g.timeseries('Peak RSS of exiting processes', [quantile(0.5), quantile(0.9), quantile(0.99)], 'bytes',
