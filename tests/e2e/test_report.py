@@ -169,6 +169,7 @@ class Report(unittest.TestCase):
             cls.md_run = report(*common, "--format", "md", "--output", cls.md_path)
             cls.html_path = os.path.join(cls.tmp, "out", "report.html")
             cls.html_run = report(*common, "--format", "html", "--output", cls.html_path, "--post-url", cls.webhook.url)
+            cls.container_run = report(*common, "--format", "json", "--container", cls.cid)
         finally:
             cls.webhook.close()
         for run in (cls.json_run, cls.md_run, cls.html_run):
@@ -241,6 +242,16 @@ class Report(unittest.TestCase):
         print(f"report: top grower {top['comm']} {slope:.0f} KiB/s; leak suspects "
               f"{[(s['comm'], round(s['max_suspicion'], 2)) for s in j['leak_suspects']]}; "
               f"/oom on the agent: {self.has_oom_endpoint}", flush=True)
+
+    def test_container_filter_keeps_only_that_container(self):
+        self.assertEqual(self.container_run.returncode, 0, self.container_run.stderr)
+        j = json.loads(self.container_run.stdout)
+        self.assertEqual(j["filters"]["container_id"], self.cid)
+        self.assertEqual([(v["comm"], v["pid"]) for v in j["oom_kills"]["victims"]], [(VICTIM, self.victim_pid)])
+        self.assertEqual(j["oom_kills"]["total"], 1)
+        for section in ("top_processes", "top_growers", "exits"):
+            rows = j[section]["peaks"] if section == "exits" else j[section]
+            self.assertEqual({r["container_id"] for r in rows} - {self.cid}, set(), section)
 
     def test_summary_reached_the_webhook(self):
         bodies = [b for b in self.webhook.bodies]
