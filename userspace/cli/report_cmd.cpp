@@ -426,7 +426,7 @@ rep::Report collect(Prometheus& p, const ReportArgs& a, double seconds)
     r.container_id = a.container;
     const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     r.generated_at = now;
-    r.end = std::floor(now);
+    r.end = now;
     r.start = r.end - seconds;
     Collector c(p, a, seconds);
     r.step = c.step();
