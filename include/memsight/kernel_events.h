@@ -33,6 +33,7 @@ struct OomEvent {
     int32_t oom_score_adj = 0;
     uint32_t uid = 0;
     uint64_t total_vm_bytes = 0, anon_rss_bytes = 0, file_rss_bytes = 0, shmem_rss_bytes = 0, pgtables_bytes = 0;
+    uint64_t ts_ns = 0; // the kernel's time of the record, bpf_ktime_get_ns() (CLOCK_MONOTONIC); 0 = unknown
 };
 
 using KernelEvent = std::variant<ExecEvent, ExitEvent, OomEvent>;

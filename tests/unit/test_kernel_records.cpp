@@ -63,6 +63,7 @@ TEST(KernelRecords, OomCarriesEveryField)
     memsight_oom_event r{};
     r.h.type = MEMSIGHT_EV_OOM;
     r.h.tgid = 10;
+    r.h.ts_ns = 123456789;
     r.trigger_tgid = 77;
     r.oom_score_adj = -500;
     r.uid = 1000;
@@ -84,6 +85,7 @@ TEST(KernelRecords, OomCarriesEveryField)
     EXPECT_EQ(o.total_vm_bytes + o.anon_rss_bytes + o.file_rss_bytes + o.shmem_rss_bytes + o.pgtables_bytes, 15u);
     EXPECT_EQ(o.comm, "0123456789abcdef");
     EXPECT_EQ(o.trigger_comm, "fedcba9876543210");
+    EXPECT_EQ(o.ts_ns, 123456789u); // the kill's time (analysis/oom.cpp puts it on the wall clock)
 }
 
 TEST(KernelRecords, ShortAndUnknownRecordsAreMalformed)

@@ -48,6 +48,23 @@ struct Collected {
     }
 };
 
+TEST(OomTracker, TheKillsTimeIsTheKernelsTimestampOnTheWallClock)
+{
+    Collected c;
+    OomTracker t(c.sink());
+    OomEvent ev = oom_event(4242);
+    const auto before = std::chrono::system_clock::now();
+    const auto mono = std::chrono::steady_clock::now().time_since_epoch(); // the kernel's clock, 1.5 s after the kill
+    const auto after = std::chrono::system_clock::now();
+    ev.ts_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(mono - 1500ms).count());
+    t.on_mark_victim(ev, "", kProcCgroup, kT0);
+    t.on_victim_exit(4242, kVictimCgroup);
+    ASSERT_EQ(c.kills.size(), 1u);
+    EXPECT_GE(c.kills[0].time, before - 1500ms);
+    EXPECT_LE(c.kills[0].time, after - 1500ms);
+    EXPECT_EQ(c.kills[0].seen, kT0); // timeouts still run from when the agent saw it
+}
+
 TEST(OomTracker, ExitWithTheKernelsCgroupAttributesToTheVictim)
 {
     Collected c;

@@ -20,6 +20,14 @@ void OomTracker::on_mark_victim(const OomEvent& ev, const std::string& comm_fall
     k.trigger_pid = ev.trigger;
     k.trigger_comm = ev.trigger_comm;
     k.time = std::chrono::system_clock::now();
+    if (ev.ts_ns != 0) {
+        // The kernel's time of the kill on the wall clock (steady_clock is CLOCK_MONOTONIC, as bpf_ktime_get_ns):
+        // exact however late the record is handled, and the same for every reader, so that an OOM record's id
+        // (time + pid) names the kill, not the agent that saw it.
+        const auto ago = std::chrono::steady_clock::now().time_since_epoch() - std::chrono::nanoseconds(ev.ts_ns);
+        if (ago >= std::chrono::nanoseconds(0) && ago < std::chrono::hours(1))
+            k.time -= std::chrono::duration_cast<std::chrono::system_clock::duration>(ago);
+    }
     k.seen = now;
     std::lock_guard lock(mu_);
     pending_[k.pid] = {std::move(k), std::move(cgroup_now)};

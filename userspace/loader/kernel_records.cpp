@@ -49,6 +49,7 @@ std::optional<KernelEvent> decode_record(const void* data, size_t size)
             o.file_rss_bytes = e->file_rss_bytes;
             o.shmem_rss_bytes = e->shmem_rss_bytes;
             o.pgtables_bytes = e->pgtables_bytes;
+            o.ts_ns = h->ts_ns;
             return o;
         }
         return std::nullopt;
