@@ -368,6 +368,7 @@ TEST(OomForensics, WritesTheKillWithItsCapturedContext)
 {
     test::TempDir dir;
     agent::OomForensics f(options_for(dir.path() + "/oom"));
+    f.open();
     ASSERT_TRUE(f.enabled());
     f.on_victim(context_of(), kT0);
     f.on_kill(kill_of());
@@ -388,6 +389,7 @@ TEST(OomForensics, AKillWithoutContextStillGetsARecord)
 {
     test::TempDir dir;
     agent::OomForensics f(options_for(dir.path()));
+    f.open();
     f.on_kill(kill_of());
     f.flush(kT0, nullptr, nullptr);
     const auto loaded = exporter::load_oom_records(dir.path(), 50);
@@ -400,6 +402,7 @@ TEST(OomForensics, WaitsForADeepSessionOnTheVictimUpToTheHold)
 {
     test::TempDir dir;
     agent::OomForensics f(options_for(dir.path()));
+    f.open();
     f.on_victim(context_of(), kT0);
     f.on_kill(kill_of());
     bool traced = true;
@@ -427,6 +430,7 @@ TEST(OomForensics, AWriteErrorIsCountedAndTheNextRecordStillWritten)
     test::TempDir dir;
     const std::string oom = dir.path() + "/oom";
     agent::OomForensics f(options_for(oom));
+    f.open();
     ASSERT_TRUE(f.enabled());
     std::filesystem::remove_all(oom); // the directory vanished: as a full disk, the write fails
     f.on_kill(kill_of(1));
@@ -446,6 +450,7 @@ TEST(OomForensics, RetentionAppliesAtEachWrite)
     auto o = options_for(dir.path());
     o.max_files = 2;
     agent::OomForensics f(o);
+    f.open();
     for (int i = 0; i < 4; ++i) {
         f.on_kill(kill_of(10 + i, kKill + std::chrono::seconds(i)));
         f.flush(kT0, nullptr, nullptr);
@@ -460,14 +465,18 @@ TEST(OomForensics, RetentionAppliesAtEachWrite)
 TEST(OomForensics, OffWhenEmptyOrWhenTheDirectoryCannotBeCreated)
 {
     agent::OomForensics off(options_for(""));
+    off.open();
     EXPECT_FALSE(off.enabled());
     off.on_kill(kill_of());
     off.flush(kT0, nullptr, nullptr);
     EXPECT_EQ(off.written() + off.failed(), 0u);
 
     test::TempDir dir;
+    agent::OomForensics unopened(options_for(dir.path()));
+    EXPECT_FALSE(unopened.enabled()); // nothing happens before open(): not even the directory is made
     test::write_text(dir.path() + "/file", "x");
     agent::OomForensics refused(options_for(dir.path() + "/file/oom"));
+    refused.open();
     EXPECT_FALSE(refused.enabled());
     EXPECT_EQ(refused.dir(), "");
 }
@@ -477,10 +486,12 @@ TEST(OomForensics, RecordsFromBeforeARestartAreKeptAndServed)
     test::TempDir dir;
     {
         agent::OomForensics first(options_for(dir.path()));
+        first.open();
         first.on_kill(kill_of(1));
         first.flush(kT0, nullptr, nullptr);
     }
     agent::OomForensics second(options_for(dir.path()));
+    second.open();
     second.on_kill(kill_of(2, kKill + 1s));
     second.flush(kT0, nullptr, nullptr);
     const auto loaded = exporter::load_oom_records(dir.path(), 50);

@@ -113,15 +113,17 @@ Agent::Agent(const config::Config& cfg)
 {
     if (!cgroups_.fs())
         spdlog::warn("no memory cgroup hierarchy is mounted: per-container metrics are disabled");
-    if (oom_forensics_.enabled())
-        router_.set_victim_hook(
-            [this](pid_t pid, const std::optional<std::string>& cgroup) { capture_victim(pid, cgroup); });
     loader::AlwaysOnOptions opts;
     opts.ringbuf_bytes = cfg.ringbuf_bytes;
     opts.page_faults = cfg.page_faults_enabled;
     opts.fault_sample_period = cfg.page_fault_sample_period;
     opts.stack_window = cfg.page_fault_stack_window;
     probes_ = std::make_unique<loader::AlwaysOnProbes>(opts, [this](const KernelEvent& e) { router_.push(e); });
+    // After the start-up checks (the probes): an agent that cannot start prints only why.
+    oom_forensics_.open();
+    if (oom_forensics_.enabled())
+        router_.set_victim_hook(
+            [this](pid_t pid, const std::optional<std::string>& cgroup) { capture_victim(pid, cgroup); });
 
     const auto& esc = cfg_.escalation;
     if (!esc.enabled)
@@ -599,30 +601,8 @@ void Agent::capture_victim(pid_t pid, const std::optional<std::string>& cgroup_n
             ctx.leak_suspicion = view.leak_suspicion;
         }
     }
-    ctx.cgroup = cgroup_now.value_or(history ? history->view.cgroup : std::string());
-    if (cgroups_.fs() && !ctx.cgroup.empty()) {
-        if (const auto m = cgroups_.fs()->read(ctx.cgroup)) {
-            ctx.memcg_known = true;
-            ctx.memcg_limit = m->limit;
-            ctx.memcg_usage = m->usage;
-            ctx.memcg_usage_time = wall_now;
-        }
-    }
-    const std::string container_id = procfs::identify_container(ctx.cgroup).container_id;
-    if (const auto ch = container_id.empty() ? std::nullopt : container_trends_.history(container_id)) {
-        for (const auto& r : ch->readings)
-            ctx.container.push_back({wall(r.time), r.usage, r.working_set});
-        ctx.container_growth_bytes_per_second = ch->growth_bytes_per_second;
-        ctx.container_leak_suspicion = ch->leak_suspicion;
-        if (!ch->readings.empty()) {
-            // The usage before the kill rather than after it (the victim's memory is already freed by now).
-            if (!ctx.memcg_known)
-                ctx.memcg_limit = ch->limit;
-            ctx.memcg_known = true;
-            ctx.memcg_usage = ch->readings.back().usage;
-            ctx.memcg_usage_time = wall(ch->readings.back().time);
-        }
-    }
+    // The cgroup the scans read while it lived; /proc/PID/cgroup now can already show the root for a dying task.
+    describe_memcg(ctx, history && !history->view.cgroup.empty() ? history->view.cgroup : cgroup_now.value_or(""));
     {
         std::lock_guard lock(mu_);
         for (const auto* sites : {&growth_site_views_.processes, &previous_growth_sites_}) {
@@ -638,6 +618,45 @@ void Agent::capture_victim(pid_t pid, const std::optional<std::string>& cgroup_n
     oom_forensics_.on_victim(std::move(ctx), now);
 }
 
+void Agent::describe_memcg(analysis::VictimContext& ctx, const std::string& cgroup)
+{
+    using std::chrono::system_clock;
+    const auto now = analysis::Clock::now();
+    const auto wall_now = system_clock::now();
+    const auto wall = [&](analysis::Clock::time_point t) {
+        return wall_now - std::chrono::duration_cast<system_clock::duration>(now - t);
+    };
+    ctx.cgroup = cgroup;
+    ctx.memcg_known = false;
+    ctx.memcg_limit = ctx.memcg_usage = std::nullopt;
+    ctx.memcg_usage_time = std::nullopt;
+    ctx.container.clear();
+    ctx.container_growth_bytes_per_second = ctx.container_leak_suspicion = std::nullopt;
+    if (cgroups_.fs() && !cgroup.empty()) {
+        if (const auto m = cgroups_.fs()->read(cgroup)) {
+            ctx.memcg_known = true;
+            ctx.memcg_limit = m->limit;
+            ctx.memcg_usage = m->usage;
+            ctx.memcg_usage_time = wall_now;
+        }
+    }
+    const std::string container_id = procfs::identify_container(cgroup).container_id;
+    if (const auto ch = container_id.empty() ? std::nullopt : container_trends_.history(container_id)) {
+        for (const auto& r : ch->readings)
+            ctx.container.push_back({wall(r.time), r.usage, r.working_set});
+        ctx.container_growth_bytes_per_second = ch->growth_bytes_per_second;
+        ctx.container_leak_suspicion = ch->leak_suspicion;
+        if (!ch->readings.empty()) {
+            // The usage before the kill rather than after it (the victim's memory is already freed by now).
+            if (!ctx.memcg_known)
+                ctx.memcg_limit = ch->limit;
+            ctx.memcg_known = true;
+            ctx.memcg_usage = ch->readings.back().usage;
+            ctx.memcg_usage_time = wall(ch->readings.back().time);
+        }
+    }
+}
+
 void Agent::flush_oom_records()
 {
     if (!oom_forensics_.enabled())
@@ -650,14 +669,9 @@ void Agent::flush_oom_records()
         return false;
     };
     const auto complete = [this](const analysis::OomKill& k, analysis::VictimContext& ctx) {
-        if (!ctx.memcg_known && !k.cgroup.empty() && cgroups_.fs()) {
-            if (const auto m = cgroups_.fs()->read(k.cgroup)) {
-                ctx.memcg_known = true;
-                ctx.memcg_limit = m->limit;
-                ctx.memcg_usage = m->usage;
-                ctx.memcg_usage_time = std::chrono::system_clock::now();
-            }
-        }
+        // The kill's cgroup (the victim's exit record: exact) when the capture had another one, or none.
+        if (!k.cgroup.empty() && k.cgroup != ctx.cgroup)
+            describe_memcg(ctx, k.cgroup);
         if (!profile_dir_)
             return std::vector<std::string>{};
         return profile::profiles_of_process(*profile_dir_, ctx.comm.empty() ? k.comm : ctx.comm, k.pid,

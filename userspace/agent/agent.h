@@ -107,6 +107,8 @@ private:
     void census_python(Running& r);
     // Scan thread, when an OOM kill is applied: what the agent knew about the victim (docs/oom-forensics.md).
     void capture_victim(pid_t pid, const std::optional<std::string>& cgroup_now);
+    // The victim's memory cgroup in its context: limit and usage, its container's readings.
+    void describe_memcg(analysis::VictimContext& ctx, const std::string& cgroup);
     // Scan thread: writes the forensic records of the kills seen since.
     void flush_oom_records();
 

@@ -14,7 +14,7 @@ constexpr auto kContextKeep = std::chrono::minutes(1);
 
 } // namespace
 
-OomForensics::OomForensics(OomForensicsOptions o) : opts_(std::move(o))
+void OomForensics::open()
 {
     if (opts_.dir.empty()) {
         spdlog::info("oom: forensic records off (oom.forensics_dir is \"\")");

@@ -30,9 +30,12 @@ struct OomForensicsOptions {
 
 class OomForensics {
 public:
+    // Off until open().
+    explicit OomForensics(OomForensicsOptions o) : opts_(std::move(o)) {}
     // Creates the directory when missing and applies retention to what is there; when it cannot be created or
-    // written, logs one warning and stays off (the agent runs on).
-    explicit OomForensics(OomForensicsOptions o);
+    // written, logs one warning and stays off (the agent runs on). Called once the agent's start-up checks have
+    // passed, so that a missing capability is still the only line an agent that cannot start prints.
+    void open();
 
     bool enabled() const { return !dir_.empty(); }
     const std::string& dir() const { return dir_; } // "" when off
