@@ -46,8 +46,12 @@ Url parse_url(const std::string& s, const char* option, int default_port, const 
     return u;
 }
 
-HttpResponse http_get(const Url& u, const std::string& path_and_query, const char* server, int timeout_ms,
-                      bool accept_error_body)
+namespace {
+
+// One HTTP/1.0 exchange: `request` is the request line and headers (without the blank line), `body` follows them.
+// A status outside [ok_from, ok_to] is a UserError unless `accept_error_body` and it is 4xx/5xx.
+HttpResponse exchange(const Url& u, const std::string& request, const std::string& body, const char* server,
+                      int timeout_ms, int ok_from, int ok_to, bool accept_error_body)
 {
     static const unsigned init = mg_init_library(0);
     (void)init;
@@ -60,15 +64,16 @@ HttpResponse http_get(const Url& u, const std::string& path_and_query, const cha
         mg_connection* c;
         ~Closer() { mg_close_connection(c); }
     } closer{conn};
-    const std::string target = u.path + path_and_query;
-    mg_printf(conn, "GET %s HTTP/1.0\r\nHost: %s:%d\r\n\r\n", target.empty() ? "/" : target.c_str(), u.host.c_str(),
-              u.port);
+    const std::string head = request + "Host: " + u.host + ":" + std::to_string(u.port) + "\r\n\r\n";
+    if (mg_write(conn, head.data(), head.size()) != static_cast<int>(head.size()) ||
+        (!body.empty() && mg_write(conn, body.data(), body.size()) != static_cast<int>(body.size())))
+        throw UserError(unreachable + "the request could not be sent");
     if (mg_get_response(conn, err, sizeof(err), timeout_ms) < 0)
         throw UserError(unreachable + (err[0] ? err : "no response"));
     const mg_response_info* info = mg_get_response_info(conn);
     HttpResponse r;
     r.status = info ? info->status_code : 0;
-    if (r.status != 200 && !(accept_error_body && r.status >= 400))
+    if ((r.status < ok_from || r.status > ok_to) && !(accept_error_body && r.status >= 400))
         throw UserError("the " + std::string(server) + " at " + u.text + " answered HTTP " + std::to_string(r.status));
     char buf[16384];
     for (int n; (n = mg_read(conn, buf, sizeof(buf))) > 0;)
@@ -76,35 +81,28 @@ HttpResponse http_get(const Url& u, const std::string& path_and_query, const cha
     return r;
 }
 
+std::string target_of(const Url& u, const std::string& path_and_query)
+{
+    const std::string t = u.path + path_and_query;
+    return t.empty() ? "/" : t;
+}
+
+} // namespace
+
+HttpResponse http_get(const Url& u, const std::string& path_and_query, const char* server, int timeout_ms,
+                      bool accept_error_body)
+{
+    return exchange(u, "GET " + target_of(u, path_and_query) + " HTTP/1.0\r\n", "", server, timeout_ms, 200, 200,
+                    accept_error_body);
+}
+
 HttpResponse http_post(const Url& u, const std::string& body, const std::string& content_type, const char* server,
                        int timeout_ms)
 {
-    static const unsigned init = mg_init_library(0);
-    (void)init;
-    const std::string unreachable = std::string(server) + " unreachable at " + u.text + ": ";
-    char err[256] = "";
-    mg_connection* conn = mg_connect_client(u.host.c_str(), u.port, 0, err, sizeof(err));
-    if (!conn)
-        throw UserError(unreachable + (err[0] ? err : "cannot connect"));
-    struct Closer {
-        mg_connection* c;
-        ~Closer() { mg_close_connection(c); }
-    } closer{conn};
-    mg_printf(conn, "POST %s HTTP/1.0\r\nHost: %s:%d\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-              u.path.empty() ? "/" : u.path.c_str(), u.host.c_str(), u.port, content_type.c_str(), body.size());
-    if (mg_write(conn, body.data(), body.size()) != static_cast<int>(body.size()))
-        throw UserError(unreachable + "the request could not be sent");
-    if (mg_get_response(conn, err, sizeof(err), timeout_ms) < 0)
-        throw UserError(unreachable + (err[0] ? err : "no response"));
-    const mg_response_info* info = mg_get_response_info(conn);
-    HttpResponse r;
-    r.status = info ? info->status_code : 0;
-    if (r.status < 200 || r.status > 299)
-        throw UserError("the " + std::string(server) + " at " + u.text + " answered HTTP " + std::to_string(r.status));
-    char buf[16384];
-    for (int n; (n = mg_read(conn, buf, sizeof(buf))) > 0;)
-        r.body.append(buf, static_cast<size_t>(n));
-    return r;
+    return exchange(u,
+                    "POST " + target_of(u, "") + " HTTP/1.0\r\nContent-Type: " + content_type +
+                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n",
+                    body, server, timeout_ms, 200, 299, false);
 }
 
 std::string url_encode(std::string_view s)
