@@ -10,6 +10,7 @@ Both workloads are copies of the corpus program leak_steady (a steady leak of Ki
 names, so that their comm is theirs: the victim grows 2 MiB/s in a 40 MiB container, the grower 3 MiB/s on the host.
 """
 
+import datetime
 import http.server
 import json
 import os
@@ -157,7 +158,6 @@ class Report(unittest.TestCase):
         cls.prom.wait_for(f'memsight_oom_victim_resident_bytes{{pid="{cls.victim_pid}"}}', 30,
                           "the victim's series in Prometheus")
         time.sleep(max(0.0, grower_started + GROWER_RUN_S - time.time()))
-        cls.has_oom_endpoint = cls.agent_has_oom_endpoint()
 
         common = ["--prometheus", cls.prom.url, "--since", "10m", "--agent", f"http://127.0.0.1:{cls.agent.port}"]
         cls.webhook = Webhook()
@@ -175,14 +175,6 @@ class Report(unittest.TestCase):
         for run in (cls.json_run, cls.md_run, cls.html_run):
             print(f"report: stderr: {run.stderr.strip()}", flush=True)
         cls.screenshot()
-
-    @classmethod
-    def agent_has_oom_endpoint(cls):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{cls.agent.port}/oom", timeout=10) as r:
-                return r.status == 200
-        except OSError:
-            return False
 
     @classmethod
     def screenshot(cls):
@@ -230,18 +222,21 @@ class Report(unittest.TestCase):
         self.assertTrue(any(len(s["points"]) > 10 for s in j["charts"]["memory"]), j["charts"]["memory"])
         if GROWER in [p["comm"] for p in j["top_processes"][:5]]:
             self.assertIn(GROWER, [s["label"].split()[0] for s in j["charts"]["memory"]])
-        if self.has_oom_endpoint:
-            self.assertIsNotNone(j["oom_kills"]["forensic_records"])
-            self.assertIsNotNone(victims[0]["forensic"], "the agent has /oom, but the victim has no forensic record")
-            self.assertEqual(victims[0]["forensic"]["victim"]["pid"], self.victim_pid)
-        else:
-            self.assertIsNone(j["oom_kills"]["forensic_records"])
-            self.assertTrue(any("/oom" in w for w in j["warnings"]), j["warnings"])
-            self.assertEqual(sum("forensic records left out" in l for l in self.json_run.stderr.splitlines()), 1,
-                             self.json_run.stderr)
+        # The agent's forensic record of the kill (GET /oom), attached to the victim: its memory history.
+        self.assertIsNotNone(j["oom_kills"]["forensic_records"])
+        record = victims[0]["forensic"]
+        self.assertIsNotNone(record, "the victim has no forensic record from the agent's /oom")
+        self.assertEqual(record["victim"]["pid"], self.victim_pid)
+        history = record["history"]
+        self.assertGreaterEqual(history["readings"], 3, history)
+        self.assertEqual(history["readings"], len(history["process"]))
+        self.assertEqual(history["interval_seconds"], 1.0)
+        times = [datetime.datetime.fromisoformat(p["time"].replace("Z", "+00:00")) for p in history["process"]]
+        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+        self.assertTrue(all(0.5 < g < 2.5 for g in gaps), f"readings not ~1 s apart: {gaps}")
         print(f"report: top grower {top['comm']} {slope:.0f} KiB/s; leak suspects "
               f"{[(s['comm'], round(s['max_suspicion'], 2)) for s in j['leak_suspects']]}; "
-              f"/oom on the agent: {self.has_oom_endpoint}", flush=True)
+              f"victim's forensic record: {history['readings']} readings", flush=True)
 
     def test_container_filter_keeps_only_that_container(self):
         self.assertEqual(self.container_run.returncode, 0, self.container_run.stderr)
@@ -306,6 +301,17 @@ class Report(unittest.TestCase):
         self.assertGreater(stats["distinct"], 20, "the screenshot has almost no colours: nothing rendered")
         self.assertGreater(stats["near"][0], 300, "no chart line (or its legend) in the screenshot")
         self.assertGreater(stats["near"][1], 300, "no OOM bar chart (or second line) in the screenshot")
+
+    def test_unreachable_agent_leaves_out_the_forensic_records_with_one_warning(self):
+        port = e2e.free_port()
+        r = report("--prometheus", self.prom.url, "--since", "10m", "--agent", f"http://127.0.0.1:{port}",
+                   "--format", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        self.assertIsNone(j["oom_kills"]["forensic_records"])
+        self.assertTrue(any(w.startswith(f"agent unreachable at http://127.0.0.1:{port}: ") and
+                            w.endswith("forensic records left out") for w in j["warnings"]), j["warnings"])
+        self.assertEqual(sum("forensic records left out" in l for l in r.stderr.splitlines()), 1, r.stderr)
 
     def test_errors_are_one_line(self):
         port = e2e.free_port()
