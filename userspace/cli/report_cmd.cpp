@@ -240,6 +240,23 @@ public:
         return std::string(metric) + "{" + csel_ + ",pid=~" + promql_string(re) + "}";
     }
     std::string rss() const { return "sum without (kind) (" + m("memsight_process_resident_bytes") + ")"; }
+    // The heap sites of deep sessions on `pids` in the period (their highest live bytes, by `by`), and which of them
+    // kept growing, keyed process_key|site.
+    struct HeapSites {
+        std::vector<json> live;
+        std::map<std::string, double> growing;
+    };
+    HeapSites heap_sites(const std::set<std::string>& pids, const std::string& by, double at)
+    {
+        HeapSites h;
+        h.live =
+            q("max by (" + by + ") (max_over_time(" + m_pids("memsight_heap_live_bytes", pids) + "[" + w_ + "]))", at);
+        for (const auto& s : q("max by (instance, pid, site) (max_over_time(" +
+                                   m_pids("memsight_heap_site_growing", pids) + "[" + w_ + "]))",
+                               at))
+            h.growing[process_key(subject(s)) + "|" + label(s, "site")] = value(s);
+        return h;
+    }
 
     double memory_in_use(double at) { return sum(q("sum(" + m("memsight_process_resident_bytes") + ")", at)); }
     double oom_total(double at)
@@ -535,14 +552,7 @@ rep::Report collect(Prometheus& p, const ReportArgs& a, double seconds)
         const auto sites = c.q("max by (instance, pid, site) (max_over_time(" +
                                    c.m_pids("memsight_process_growth_site_bytes", suspect_pids) + "[" + W + "]))",
                                end);
-        const auto heap = c.q("max by (instance, pid, site) (max_over_time(" +
-                                  c.m_pids("memsight_heap_live_bytes", suspect_pids) + "[" + W + "]))",
-                              end);
-        std::map<std::string, double> growing;
-        for (const auto& s : c.q("max by (instance, pid, site) (max_over_time(" +
-                                     c.m_pids("memsight_heap_site_growing", suspect_pids) + "[" + W + "]))",
-                                 end))
-            growing[process_key(subject(s)) + "|" + label(s, "site")] = value(s);
+        const auto heap = c.heap_sites(suspect_pids, "instance, pid, site", end);
         std::map<std::string, std::string> wanted;
         std::set<std::string> chart;
         for (const auto& s : suspects) {
@@ -552,7 +562,7 @@ rep::Report collect(Prometheus& p, const ReportArgs& a, double seconds)
             l.max_suspicion = value(s);
             l.last_suspicion = find(last, process_key(l.who));
             l.growth_bytes_per_second = find(growth, process_key(l.who));
-            add_sites(l, sites, heap, growing);
+            add_sites(l, sites, heap.live, heap.growing);
             l.reasons.push_back("leak suspicion reached " + rep::ratio(l.max_suspicion) + " (listed above " +
                                 rep::ratio(kSuspicionThreshold) + ")");
             if (l.growth_bytes_per_second)
@@ -673,23 +683,16 @@ rep::Report collect(Prometheus& p, const ReportArgs& a, double seconds)
         session_pids.insert(label(s, "pid"));
     }
     if (!session_pids.empty()) {
-        const auto heap = c.q("max by (instance, pid, comm, site) (max_over_time(" +
-                                  c.m_pids("memsight_heap_live_bytes", session_pids) + "[" + W + "]))",
-                              end);
-        std::map<std::string, double> growing;
-        for (const auto& s : c.q("max by (instance, pid, site) (max_over_time(" +
-                                     c.m_pids("memsight_heap_site_growing", session_pids) + "[" + W + "]))",
-                                 end))
-            growing[process_key(subject(s)) + "|" + label(s, "site")] = value(s);
+        const auto heap = c.heap_sites(session_pids, "instance, pid, comm, site", end);
         std::set<std::string> seen;
-        for (const auto& s : sorted_desc(heap)) {
+        for (const auto& s : sorted_desc(heap.live)) {
             const auto who = subject(s);
             if (!seen.insert(process_key(who)).second)
                 continue;
             rep::LeakSuspect l;
             l.kind = "process";
             l.who = who;
-            add_sites(l, {}, heap, growing);
+            add_sites(l, {}, heap.live, heap.growing);
             d.heap_sites.push_back(std::move(l));
         }
     }
