@@ -1,12 +1,11 @@
 #include "export/oom_record.h"
 
 #include "export/json.h"
+#include "profile/session_profile.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <ctime>
 
 namespace memsight::exporter {
 namespace {
@@ -43,14 +42,7 @@ bool digits(std::string_view s)
 
 std::string oom_record_id(std::chrono::system_clock::time_point time, pid_t pid)
 {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-    const time_t secs = static_cast<time_t>(ms / 1000);
-    struct tm tm {};
-    gmtime_r(&secs, &tm);
-    char stamp[40];
-    std::snprintf(stamp, sizeof(stamp), "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    return std::string(stamp) + "-" + std::to_string(pid);
+    return profile::file_stamp(time) + "Z-" + std::to_string(pid);
 }
 
 std::string oom_record_file_name(const std::string& id)
@@ -65,12 +57,8 @@ bool is_oom_record_file_name(const std::string& name)
     const std::string_view id(name.data() + kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
     if (id.size() < kStamp + 2 || id[kStamp] != '-')
         return false;
-    for (size_t i = 0; i < kStamp; ++i) {
-        const char c = id[i];
-        const bool ok = i == 8 ? c == 'T' : i == 15 ? c == '.' : i == 19 ? c == 'Z' : (c >= '0' && c <= '9');
-        if (!ok)
-            return false;
-    }
+    if (!profile::is_file_stamp(id.substr(0, kStamp - 1)) || id[kStamp - 1] != 'Z')
+        return false;
     return digits(id.substr(kStamp + 1));
 }
 

@@ -75,6 +75,31 @@ std::string session_pprof(const deep::Session& session, const std::vector<deep::
     return profile::to_pprof_gz(profile_samples(sites), meta);
 }
 
+std::string file_stamp(std::chrono::system_clock::time_point t)
+{
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    const time_t secs = static_cast<time_t>(ms / 1000);
+    struct tm tm {};
+    gmtime_r(&secs, &tm);
+    char stamp[40];
+    std::snprintf(stamp, sizeof(stamp), "%04d%02d%02dT%02d%02d%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+    return stamp;
+}
+
+bool is_file_stamp(std::string_view s)
+{
+    if (s.size() != 8 + 1 + 6 + 1 + 3)
+        return false;
+    for (size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        const bool ok = i == 8 ? c == 'T' : i == 15 ? c == '.' : (c >= '0' && c <= '9');
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 std::string profile_file_name(const std::string& comm, pid_t pid, std::chrono::system_clock::time_point when)
 {
     std::string safe;
@@ -82,14 +107,7 @@ std::string profile_file_name(const std::string& comm, pid_t pid, std::chrono::s
         safe += safe_char(c) ? c : '_';
     if (safe.empty())
         safe.push_back('_');
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
-    const time_t secs = static_cast<time_t>(ms / 1000);
-    struct tm tm {};
-    gmtime_r(&secs, &tm);
-    char stamp[40];
-    std::snprintf(stamp, sizeof(stamp), "%04d%02d%02dT%02d%02d%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    return std::string(kPrefix) + safe + "-" + std::to_string(pid) + "-" + stamp + std::string(kSuffix);
+    return std::string(kPrefix) + safe + "-" + std::to_string(pid) + "-" + file_stamp(when) + std::string(kSuffix);
 }
 
 bool is_profile_file_name(const std::string& name)
@@ -101,13 +119,8 @@ bool is_profile_file_name(const std::string& name)
     if (name.size() < kPrefix.size() + 1 + 1 + 1 + 1 + kStamp + kSuffix.size())
         return false;
     const size_t stamp_at = name.size() - kSuffix.size() - kStamp;
-    const std::string stamp = name.substr(stamp_at, kStamp);
-    for (size_t i = 0; i < kStamp; ++i) {
-        const char c = stamp[i];
-        const bool ok = i == 8 ? c == 'T' : i == 15 ? c == '.' : (c >= '0' && c <= '9');
-        if (!ok)
-            return false;
-    }
+    if (!is_file_stamp(std::string_view(name).substr(stamp_at, kStamp)))
+        return false;
     if (name[stamp_at - 1] != '-')
         return false;
     const std::string head = name.substr(kPrefix.size(), stamp_at - 1 - kPrefix.size()); // "<comm>-<pid>"

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace memsight::profile {
@@ -22,6 +23,10 @@ std::string session_pprof(const deep::Session& session, const std::vector<deep::
 
 // Profile file names are "memsight-<comm>-<pid>-<UTC YYYYmmddTHHMMSS.mmm>Z.pb.gz"; comm characters other than
 // letters, digits, '.', '_' and '-' become '_'. Retention only ever touches names of this form.
+// The UTC time stamp of the agent's file names, to the millisecond: "20261129T182001.123" (19 characters; the
+// callers put a "Z" after it). is_file_stamp: whether `s` is exactly such a stamp.
+std::string file_stamp(std::chrono::system_clock::time_point t);
+bool is_file_stamp(std::string_view s);
 std::string profile_file_name(const std::string& comm, pid_t pid, std::chrono::system_clock::time_point when);
 bool is_profile_file_name(const std::string& name);
 
