@@ -12,6 +12,8 @@ PACKAGES=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev python3 prometheus util-linux curl
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev golang-go bpftrace
+  # coverage (gcovr over gcc's gcov counters) and the clang runtimes of the fuzz targets (libFuzzer, ASan, UBSan)
+  gcovr libclang-rt-14-dev
   # the monitoring mixin (deploy/mixin: jsonnet, PyYAML) and its end-to-end test with a real Alertmanager
   jsonnet python3-yaml prometheus-alertmanager
   # the container image (a Debian base made by mmdebstrap) and the systemd unit booted in systemd-nspawn;

@@ -107,6 +107,7 @@ class Agent:
         raise AssertionError(f"agent did not serve /metrics within 30 s:\n{self.logs()}")
 
     def __exit__(self, *exc):
+        running = self.proc.poll() is None  # a test may have stopped or killed it itself
         self.proc.terminate()
         try:
             self.proc.wait(timeout=15)
@@ -115,9 +116,14 @@ class Agent:
             self.proc.wait()
         if self.config_path:
             os.unlink(self.config_path)
-        if exc[0] is not None:
-            print(f"--- agent log ---\n{self.logs()}", file=sys.stderr)
+        logs = self.logs()
         os.unlink(self.log.name)
+        if exc[0] is not None:
+            print(f"--- agent log ---\n{logs}", file=sys.stderr)
+        elif running and self.proc.returncode != 0:
+            # SIGTERM must stop the agent with 0: anything else is a failed shutdown, or a sanitizer's report
+            # (a leak found at exit, say) in a sanitized build.
+            raise AssertionError(f"agent exited with {self.proc.returncode} on SIGTERM:\n{logs}")
         return False
 
     def logs(self):
