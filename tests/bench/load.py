@@ -43,6 +43,7 @@ from test_containers import FakeContainer  # noqa: E402
 MiB = 1 << 20
 TOP_BY_RSS = 20  # the prod defaults, written out so that the series bound is the config's
 TOP_BY_GROWTH = 10
+GROWTH_SITE_PROCESSES = 5  # growth_sites.processes (the default): processes whose growth sites are exported
 # Exits that reached userspace and were dropped, or never reached it: the ring buffer was full (exec, exit and OOM
 # records share it), the agent's event queue was full, or a record was malformed.
 EXIT_LOSS_REASONS = ("ringbuf_full", "event_queue_full", "malformed")
@@ -63,7 +64,7 @@ def proc_status(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "Threads"):
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
                 out[key] = int(rest.split()[0]) * (1024 if key != "Threads" else 1)
     return out
 
@@ -71,6 +72,13 @@ def proc_status(pid):
 def cpu_seconds(pid):
     """utime + stime of the whole process (every thread), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main_thread_cpu_seconds(pid):
+    """utime + stime of the agent's main thread: the scan thread (/proc scans, growth-site naming, deep sessions)."""
+    with open(f"/proc/{pid}/task/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -198,11 +206,13 @@ def concurrent_scrapes(url, threads, each):
 
 def series_stats(body):
     metrics = e2e.parse_metrics(body)
-    pids = {l["pid"] for n, l, _ in metrics if n.startswith("memsight_process_") and "pid" in l}
+    site_family = "memsight_process_growth_site_bytes"
+    pids = {l["pid"] for n, l, _ in metrics if n.startswith("memsight_process_") and n != site_family and "pid" in l}
     return {
         "series": len(metrics),
         "process_series": sum(1 for n, l, _ in metrics if n.startswith("memsight_process_") and "pid" in l),
         "processes_with_series": len(pids),
+        "processes_with_sites": len({l["pid"] for n, l, _ in metrics if n == site_family}),
         "exported_processes": value(metrics, "memsight_exported_processes"),
         "container_series": sum(1 for n, _, _ in metrics if n.startswith("memsight_container_")),
         "bytes": len(body),
@@ -244,17 +254,21 @@ def storm(agent, scenario_dir, n, settle_timeout=30):
     }
 
 
-def agent_config():
-    return f"processes:\n  top_by_rss: {TOP_BY_RSS}\n  top_by_growth: {TOP_BY_GROWTH}\n"
+def agent_config(extra=""):
+    """The agent's config: the per-process series bound written out, and `extra` (YAML of other sections)."""
+    return (f"processes:\n  top_by_rss: {TOP_BY_RSS}\n  top_by_growth: {TOP_BY_GROWTH}\n"
+            f"growth_sites:\n  processes: {GROWTH_SITE_PROCESSES}\n" + extra)
 
 
 def run_size(n, *, containers, storm_n, scrapers, scrapes_each=10, single_scrapes=30, cpu_window=40.0,
-             interval="10s", scenario_dir=None):
+             interval="10s", scenario_dir=None, config_extra=""):
     """One size: a fresh agent, the population, the measurements. Returns a dict of results."""
     scenario_dir = scenario_dir or e2e.SCENARIOS
     r = {"processes": n, "containers": containers, "scrapers": scrapers, "interval": interval,
          "cpu_window_seconds": cpu_window}
-    with e2e.Agent(config_text=agent_config(), interval=interval) as agent:
+    if config_extra:
+        r["config_extra"] = config_extra
+    with e2e.Agent(config_text=agent_config(config_extra), interval=interval) as agent:
         pid = agent.proc.pid
         r["sanitized"] = sanitized(pid)
         base = agent.scrape()
@@ -271,11 +285,14 @@ def run_size(n, *, containers, storm_n, scrapers, scrapes_each=10, single_scrape
             r["scan_seconds"] = value(m, "memsight_scan_duration_seconds")
 
             log(f"  idle for {cpu_window:.0f} s (agent CPU)")
-            c0, t0 = cpu_seconds(pid), time.monotonic()
+            l0 = os.getloadavg()[0]
+            c0, s0, t0 = cpu_seconds(pid), main_thread_cpu_seconds(pid), time.monotonic()
             time.sleep(cpu_window)
-            c1, t1 = cpu_seconds(pid), time.monotonic()
+            c1, s1, t1 = cpu_seconds(pid), main_thread_cpu_seconds(pid), time.monotonic()
             r["idle_cpu_seconds"] = c1 - c0
             r["idle_cpu_share"] = (c1 - c0) / (t1 - t0)
+            r["idle_scan_thread_share"] = (s1 - s0) / (t1 - t0)
+            r["loadavg"] = (l0 + os.getloadavg()[0]) / 2
 
             lat = []
             body = ""
@@ -296,12 +313,14 @@ def run_size(n, *, containers, storm_n, scrapers, scrapes_each=10, single_scrape
             r["concurrent_max"] = max(clat) if clat else float("nan")
             st = proc_status(pid)
             r["rss_idle"], r["hwm_idle"], r["threads"] = st["VmRSS"], st["VmHWM"], st["Threads"]
+            r["rss_anon_idle"], r["rss_file_idle"] = st["RssAnon"], st["RssFile"]
 
             if storm_n:
                 log(f"  fork/exit storm of {storm_n}")
                 r.update(storm(agent, scenario_dir, storm_n))
             st = proc_status(pid)
             r["rss_end"], r["hwm_end"] = st["VmRSS"], st["VmHWM"]
+            r["rss_anon_end"], r["rss_file_end"] = st["RssAnon"], st["RssFile"]
         agent.proc.poll()
         if agent.proc.returncode is not None:
             raise AssertionError(f"the agent exited with {agent.proc.returncode} during the run")
@@ -316,6 +335,9 @@ def checks(r, budgets=True):
     out.append((r["processes_with_series"] <= bound and r["exported_processes"] <= bound,
                 f"{n} processes: per-process series for {r['processes_with_series']} processes "
                 f"(memsight_exported_processes {r['exported_processes']:.0f}), bound top_by_rss + top_by_growth = {bound}"))
+    out.append((r["processes_with_sites"] <= GROWTH_SITE_PROCESSES,
+                f"{n} processes: growth-site series for {r['processes_with_sites']} processes, bound "
+                f"growth_sites.processes = {GROWTH_SITE_PROCESSES}"))
     out.append((not r["concurrent_errors"],
                 f"{n} processes: {r['concurrent_scrapes'] - len(r['concurrent_errors'])} of {r['concurrent_scrapes']} "
                 f"concurrent scrapes succeeded" + (f" ({r['concurrent_errors'][0]})" if r["concurrent_errors"] else "")))
@@ -345,7 +367,11 @@ ROWS = [
     ("agent VmRSS idle (MiB)", lambda r: f"{r['rss_idle'] / MiB:.1f}"),
     ("agent VmRSS after storm (MiB)", lambda r: f"{r['rss_end'] / MiB:.1f}" if "rss_end" in r else "-"),
     ("agent VmHWM (MiB)", lambda r: f"{r['hwm_end'] / MiB:.1f}"),
-    ("idle CPU, % of a core", lambda r: f"{r['idle_cpu_share'] * 100:.2f}"),
+    ("RssAnon / RssFile idle (MiB)", lambda r: f"{r['rss_anon_idle'] / MiB:.1f} / {r['rss_file_idle'] / MiB:.1f}"),
+    ("RssAnon / RssFile after storm (MiB)", lambda r: f"{r['rss_anon_end'] / MiB:.1f} / {r['rss_file_end'] / MiB:.1f}"),
+    ("idle CPU, % of a core (scan thread)",
+     lambda r: f"{r['idle_cpu_share'] * 100:.2f} ({r['idle_scan_thread_share'] * 100:.2f})"),
+    ("host load average during idle", lambda r: f"{r['loadavg']:.1f}"),
     ("scan duration (ms)", lambda r: f"{r['scan_seconds'] * 1000:.1f} / {r['scan_seconds_late'] * 1000:.1f}"),
     ("scrape p50 / p99 / max (ms)",
      lambda r: f"{r['scrape_p50'] * 1000:.1f} / {r['scrape_p99'] * 1000:.1f} / {r['scrape_max'] * 1000:.1f}"),
@@ -355,6 +381,8 @@ ROWS = [
     ("concurrent scrapes ok", lambda r: f"{r['concurrent_scrapes'] - len(r['concurrent_errors'])}/{r['concurrent_scrapes']}"),
     ("series in a scrape", lambda r: f"{r['series']}"),
     ("processes with series (bound)", lambda r: f"{r['processes_with_series']} ({TOP_BY_RSS + TOP_BY_GROWTH})"),
+    ("processes with growth-site series (bound)",
+     lambda r: f"{r['processes_with_sites']} ({GROWTH_SITE_PROCESSES})"),
     ("container series", lambda r: f"{r['container_series']}"),
     ("exposition size (KiB)", lambda r: f"{r['bytes'] / 1024:.0f}"),
     ("storm: exits / seconds", lambda r: f"{r['storm_exits']} / {r['storm_seconds']:.1f}" if "storm_exits" in r else "-"),
@@ -385,6 +413,9 @@ def main():
     ap.add_argument("--scrapes-each", type=int, default=10)
     ap.add_argument("--cpu-window", type=float, default=40.0, help="seconds of idle CPU measurement (>= 30)")
     ap.add_argument("--interval", default="10s", help="the agent's scan interval (default: the default, 10s)")
+    ap.add_argument("--config-extra", default="",
+                    help="YAML of other sections added to the agent's config (not `processes:`), e.g. "
+                         "$'kernel:\\n  page_faults:\\n    enabled: false\\n'")
     ap.add_argument("--check", action="store_true", help="assert the issue's targets; exit 1 on a miss")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
@@ -403,10 +434,11 @@ def main():
         log(f"size {n}: agent {e2e.MEMSIGHT}")
         results.append(run_size(n, containers=args.containers, storm_n=args.storm, scrapers=args.scrapers,
                                 scrapes_each=args.scrapes_each, cpu_window=args.cpu_window, interval=args.interval,
-                                scenario_dir=scenario_dir))
+                                scenario_dir=scenario_dir, config_extra=args.config_extra))
     print(f"memsight load benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
           f"kernel {platform.release()}, {args.containers} containers, storm {args.storm}, {args.scrapers} scrapers, "
-          f"interval {args.interval}, {time.time() - started:.0f} s\n")
+          f"interval {args.interval}, {time.time() - started:.0f} s"
+          + (f", config extra {args.config_extra!r}" if args.config_extra else "") + "\n")
     print(markdown(results))
     if args.json:
         with open(args.json, "w") as f:
