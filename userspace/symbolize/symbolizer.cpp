@@ -91,11 +91,15 @@ struct ProcessSymbolizer::Impl {
     }
 };
 
-ProcessSymbolizer::ProcessSymbolizer(pid_t pid) : impl_(std::make_unique<Impl>())
+ProcessSymbolizer::ProcessSymbolizer() : impl_(std::make_unique<Impl>())
 {
     impl_->dwfl = dwfl_begin(&kProcCallbacks);
     if (!impl_->dwfl)
         throw UserError(std::string("libdwfl: ") + dwfl_errmsg(-1));
+}
+
+ProcessSymbolizer::ProcessSymbolizer(pid_t pid) : ProcessSymbolizer()
+{
     impl_->pid = pid;
     dwfl_report_begin(impl_->dwfl);
     const int rc = dwfl_linux_proc_report(impl_->dwfl, pid);
@@ -114,6 +118,19 @@ ProcessSymbolizer::ProcessSymbolizer(pid_t pid) : impl_(std::make_unique<Impl>()
 }
 
 ProcessSymbolizer::~ProcessSymbolizer() = default;
+
+std::unique_ptr<ProcessSymbolizer> ProcessSymbolizer::for_file(const std::string& path, uint64_t bias)
+{
+    std::unique_ptr<ProcessSymbolizer> sym(new ProcessSymbolizer());
+    dwfl_report_begin(sym->impl_->dwfl);
+    // fd -1: libdwfl opens the file itself. No pid: find_elf_in_root is never asked, the module has its ELF.
+    Dwfl_Module* mod =
+        dwfl_report_elf(sym->impl_->dwfl, basename_of(path.c_str()).c_str(), path.c_str(), -1, bias, false);
+    dwfl_report_end(sym->impl_->dwfl, nullptr, nullptr);
+    if (mod == nullptr)
+        throw UserError("libdwfl cannot read " + path + ": " + dwfl_errmsg(-1));
+    return sym;
+}
 
 std::unique_ptr<ProcessSymbolizer> ProcessSymbolizer::open(pid_t pid)
 {

@@ -51,6 +51,10 @@ public:
     explicit ProcessSymbolizer(pid_t pid);
     // The same, or nullptr (logged at debug level) when the process is gone: its frames then stay addresses.
     static std::unique_ptr<ProcessSymbolizer> open(pid_t pid);
+    // The same machinery over one ELF file loaded at `bias` instead of a process's mappings: symbolize(), unwind()
+    // and maps() then parse that file as they parse a process's binaries. A traced process can map a hostile ELF
+    // file, so the fuzz target (tests/fuzz) drives its bytes through here. Throws UserError when libdwfl rejects it.
+    static std::unique_ptr<ProcessSymbolizer> for_file(const std::string& path, uint64_t bias);
     ~ProcessSymbolizer();
     ProcessSymbolizer(const ProcessSymbolizer&) = delete;
     ProcessSymbolizer& operator=(const ProcessSymbolizer&) = delete;
@@ -66,6 +70,7 @@ public:
     struct Impl; // libdwfl state, in symbolizer.cpp
 
 private:
+    ProcessSymbolizer();
     std::unique_ptr<Impl> impl_;
     std::map<uint64_t, Frame> cache_;
     std::unique_ptr<python::FrameNamer> python_; // opened at the first Python frame
