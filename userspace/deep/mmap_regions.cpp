@@ -1,5 +1,7 @@
 #include "deep/mmap_regions.h"
 
+#include <cstdint>
+
 namespace memsight::deep {
 
 void MmapRegions::account(uint32_t tgid, uint64_t stack, int64_t mapped_delta)
@@ -11,13 +13,27 @@ void MmapRegions::account(uint32_t tgid, uint64_t stack, int64_t mapped_delta)
         unmapped += static_cast<uint64_t>(-mapped_delta);
 }
 
+std::optional<uint64_t> MmapRegions::end_of(uint64_t addr, uint64_t len) const
+{
+    // The kernel refuses (EINVAL) a zero length and a range that does not fit below 2^64, so such arguments never
+    // describe a mapping. munmap is recorded at its entry, before the kernel checks: without this, a wrapped end
+    // made cut() keep regions it should drop and mmap() create regions ending below their start.
+    if (len == 0 || len > UINT64_MAX - (page_ - 1))
+        return std::nullopt;
+    const uint64_t size = round_up(len);
+    if (addr > UINT64_MAX - size)
+        return std::nullopt;
+    return addr + size;
+}
+
 std::optional<uint64_t> MmapRegions::cut(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t* ts_ns)
 {
     auto pit = procs_.find(tgid);
-    if (pit == procs_.end() || len == 0)
+    const auto range_end = end_of(addr, len);
+    if (pit == procs_.end() || !range_end)
         return std::nullopt;
     Regions& regions = pit->second;
-    const uint64_t end = addr + round_up(len);
+    const uint64_t end = *range_end;
     std::optional<uint64_t> first_site;
     auto it = regions.upper_bound(addr);
     if (it != regions.begin())
@@ -48,10 +64,12 @@ std::optional<uint64_t> MmapRegions::cut(uint32_t tgid, uint64_t addr, uint64_t 
 
 void MmapRegions::on_mmap(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t stack_id, uint64_t ts_ns)
 {
+    const auto end = end_of(addr, len);
+    if (!end)
+        return;
     cut(tgid, addr, len); // MAP_FIXED over an older mapping replaces it
-    const uint64_t size = round_up(len);
-    procs_[tgid].emplace(addr, Region{addr + size, stack_id, ts_ns});
-    account(tgid, stack_id, static_cast<int64_t>(size));
+    procs_[tgid].emplace(addr, Region{*end, stack_id, ts_ns});
+    account(tgid, stack_id, static_cast<int64_t>(*end - addr));
 }
 
 void MmapRegions::on_munmap(uint32_t tgid, uint64_t addr, uint64_t len)

@@ -39,6 +39,8 @@ private:
     using Regions = std::map<uint64_t, Region>; // start -> region, non-overlapping
 
     uint64_t round_up(uint64_t len) const { return (len + page_ - 1) / page_ * page_; }
+    // The page-rounded end of [addr, addr+len); nullopt for a range the kernel would refuse (empty, or past 2^64).
+    std::optional<uint64_t> end_of(uint64_t addr, uint64_t len) const;
     // Removes [addr, addr+len) from the process's regions; returns the site of the first region touched.
     std::optional<uint64_t> cut(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t* ts_ns = nullptr);
     void account(uint32_t tgid, uint64_t stack, int64_t mapped_delta);
