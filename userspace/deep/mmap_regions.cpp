@@ -4,13 +4,11 @@
 
 namespace memsight::deep {
 
-void MmapRegions::account(uint32_t tgid, uint64_t stack, int64_t mapped_delta)
+void MmapRegions::account(uint32_t tgid, uint64_t stack, uint64_t mapped_bytes, uint64_t unmapped_bytes)
 {
     auto& [mapped, unmapped] = totals_[{tgid, stack}];
-    if (mapped_delta >= 0)
-        mapped += static_cast<uint64_t>(mapped_delta);
-    else
-        unmapped += static_cast<uint64_t>(-mapped_delta);
+    mapped += mapped_bytes;
+    unmapped += unmapped_bytes;
 }
 
 std::optional<uint64_t> MmapRegions::end_of(uint64_t addr, uint64_t len) const
@@ -53,7 +51,7 @@ std::optional<uint64_t> MmapRegions::cut(uint32_t tgid, uint64_t addr, uint64_t 
         it = regions.erase(it);
         const uint64_t cut_start = std::max(r_start, addr);
         const uint64_t cut_end = std::min(r.end, end);
-        account(tgid, r.stack_id, -static_cast<int64_t>(cut_end - cut_start));
+        account(tgid, r.stack_id, 0, cut_end - cut_start);
         if (r_start < cut_start)
             regions.emplace(r_start, Region{cut_start, r.stack_id, r.ts_ns});
         if (cut_end < r.end)
@@ -69,7 +67,7 @@ void MmapRegions::on_mmap(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t s
         return;
     cut(tgid, addr, len); // MAP_FIXED over an older mapping replaces it
     procs_[tgid].emplace(addr, Region{*end, stack_id, ts_ns});
-    account(tgid, stack_id, static_cast<int64_t>(*end - addr));
+    account(tgid, stack_id, *end - addr, 0);
 }
 
 void MmapRegions::on_munmap(uint32_t tgid, uint64_t addr, uint64_t len)

@@ -43,7 +43,7 @@ private:
     std::optional<uint64_t> end_of(uint64_t addr, uint64_t len) const;
     // Removes [addr, addr+len) from the process's regions; returns the site of the first region touched.
     std::optional<uint64_t> cut(uint32_t tgid, uint64_t addr, uint64_t len, uint64_t* ts_ns = nullptr);
-    void account(uint32_t tgid, uint64_t stack, int64_t mapped_delta);
+    void account(uint32_t tgid, uint64_t stack, uint64_t mapped_bytes, uint64_t unmapped_bytes);
 
     uint64_t page_;
     std::map<uint32_t, Regions> procs_;
