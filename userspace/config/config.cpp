@@ -1,5 +1,6 @@
 #include "config/config.h"
 #include "config/keys.h"
+#include "config/yaml_document.h"
 #include "util/error.h"
 
 #include <fcntl.h>
@@ -73,19 +74,15 @@ public:
         last_line0_ = static_cast<int>(std::count(text.begin(), text.end(), '\n'));
         if (!text.empty() && text.back() == '\n')
             --last_line0_;
-        std::vector<YAML::Node> docs;
+        YAML::Node root;
         try {
-            docs = YAML::LoadAll(std::string(text));
-        } catch (const YAML::Exception& e) {
-            fail(e.mark.line, "invalid YAML: " + e.msg);
+            root = load_one_document(text);
+        } catch (const YamlProblem& p) {
+            fail(p.line, p.message + (p.second_document ? "; expected a single map of settings" : ""));
         }
-        for (size_t i = 1; i < docs.size(); ++i)
-            if (!docs[i].IsNull())
-                fail(docs[i].Mark().line, "more than one YAML document; expected a single map of settings");
-        if (docs.empty() || docs[0].IsNull())
+        if (root.IsNull())
             return defaults_for(Profile::Prod);
 
-        const YAML::Node& root = docs[0];
         if (!root.IsMap())
             fail(root.Mark().line, "expected a map of settings at the top level, got " + describe(root));
         const std::vector<Entry> top = entries(root, "", child_names(""));

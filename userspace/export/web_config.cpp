@@ -1,5 +1,7 @@
 #include "export/web_config.h"
 
+#include "config/yaml_document.h"
+
 #include "util/error.h"
 
 #include <yaml-cpp/yaml.h>
@@ -55,20 +57,16 @@ public:
 
     WebConfig parse()
     {
-        std::vector<YAML::Node> docs;
+        YAML::Node root;
         try {
-            docs = YAML::LoadAll(std::string(text_));
-        } catch (const YAML::Exception& e) {
-            fail(e.mark.line, "invalid YAML: " + e.msg);
+            root = config::load_one_document(text_);
+        } catch (const config::YamlProblem& p) {
+            fail(p.line, p.message + (p.second_document ? "; expected one map" : ""));
         }
-        for (size_t i = 1; i < docs.size(); ++i)
-            if (!docs[i].IsNull())
-                fail(docs[i].Mark().line, "more than one YAML document; expected one map");
         WebConfig cfg;
         cfg.source = source_;
-        if (docs.empty() || docs[0].IsNull())
+        if (root.IsNull())
             return cfg; // an empty file: no TLS, no authentication (as exporter-toolkit reads it)
-        const YAML::Node& root = docs[0];
         if (!root.IsMap())
             fail(root.Mark().line, "expected a map with tls_server_config and/or basic_auth_users, got " +
                                        describe(root));
