@@ -273,7 +273,7 @@ void Agent::pump(const std::atomic<bool>& stop)
 }
 
 GrowthSiteNamer::Named Agent::update_growth_sites(const std::vector<analysis::ProcessView>& processes,
-                                                 const std::vector<analysis::ContainerView>& containers)
+                                                  const std::vector<analysis::ContainerView>& containers)
 {
     // Samples of processes that neither grow nor are suspected are not kept: they would only crowd the bounded
     // table (a busy host faults in many more distinct stacks than its growing processes do).
@@ -468,6 +468,7 @@ void Agent::end_session(size_t index, deep::EndReason why)
         planner_.cool_down(r.key, analysis::Clock::now());
         if (profile_dir_) {
             const auto& esc = cfg_.escalation;
+            bool written = false;
             try {
                 r.driver->finish();
                 const std::string data = profile::session_pprof(
@@ -476,14 +477,18 @@ void Agent::end_session(size_t index, deep::EndReason why)
                 const auto path = profile::write_profile_file(
                     *profile_dir_, profile::profile_file_name(r.comm, r.pid, std::chrono::system_clock::now()), data);
                 spdlog::info("escalation: wrote {} ({} bytes)", path, data.size());
+                written = true;
                 for (const auto& gone :
                      profile::apply_retention(*profile_dir_, esc.retention_max_files,
                                               std::chrono::duration_cast<std::chrono::seconds>(esc.retention_max_age),
                                               std::chrono::system_clock::now()))
                     spdlog::debug("escalation: retention removed {}/{}", *profile_dir_, gone);
             } catch (const std::exception& e) {
-                spdlog::warn("escalation: no profile for {}: {}", who, e.what());
+                // The session's data is lost: an error, counted, so a full disk is not a silent loss.
+                spdlog::error("escalation: no profile for {}: {}", who, e.what());
             }
+            std::lock_guard lock(mu_);
+            ++(written ? status_.profiles_written : status_.profiles_failed);
         }
     }
     const auto counters = r.driver->session().counters();
@@ -699,6 +704,7 @@ analysis::AgentSnapshot Agent::snapshot() const
     s.version = kVersion;
     s.kernel = util::kernel_release();
     s.libbpf = loader::libbpf_version();
+    s.start_time_seconds = std::chrono::duration<double>(started_wall_.time_since_epoch()).count();
     std::lock_guard lock(mu_);
     s.containers = containers_;
     s.scan_seconds = scan_seconds_;

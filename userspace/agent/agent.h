@@ -87,8 +87,8 @@ private:
         pid_t pid = 0;
         std::string comm;
         procfs::ContainerIdentity identity;
-        std::vector<analysis::HeapSite> top; // per traced process, its top sites at the last reading
-        std::vector<PythonWatch> python;       // its traced CPython processes that can be read
+        std::vector<analysis::HeapSite> top;          // per traced process, its top sites at the last reading
+        std::vector<PythonWatch> python;              // its traced CPython processes that can be read
         std::vector<analysis::PythonType> python_top; // per such process, its top growing types
     };
 
@@ -134,6 +134,7 @@ private:
     std::optional<std::string> profile_dir_; // set when escalated sessions can write profiles there
 
     const analysis::Clock::time_point started_ = analysis::Clock::now();
+    const std::chrono::system_clock::time_point started_wall_ = std::chrono::system_clock::now();
     std::atomic<uint64_t> scans_{0};
     std::atomic<analysis::Clock::rep> last_scan_{0}; // time_since_epoch of the last scan's end
 

@@ -100,7 +100,8 @@ void OomForensics::write(const analysis::OomKill& kill, analysis::VictimContext 
             spdlog::debug("oom: retention removed {}/{}", dir_, gone);
     } catch (const std::exception& e) {
         ++failed_;
-        spdlog::warn("oom: no forensic record for pid {} ({}): {}", kill.pid, kill.comm, e.what());
+        // The record is lost for good (the victim is gone): an error, not a warning.
+        spdlog::error("oom: no forensic record for pid {} ({}): {}", kill.pid, kill.comm, e.what());
     }
 }
 

@@ -69,15 +69,17 @@ struct SessionOverhead {
 struct DeepTierView {
     size_t sessions = 0; // running, person-started and escalated
     std::vector<HeapSite> heap_sites;
-    std::vector<PythonType> python_types;  // per watched CPython process, its top growing types
-    uint64_t python_censuses = 0;          // heap censuses taken of watched CPython processes
-    uint64_t python_censuses_skipped = 0;  // not taken: the previous one cost more than 10% of the interval
+    std::vector<PythonType> python_types; // per watched CPython process, its top growing types
+    uint64_t python_censuses = 0;         // heap censuses taken of watched CPython processes
+    uint64_t python_censuses_skipped = 0; // not taken: the previous one cost more than 10% of the interval
     std::array<uint64_t, MEMSIGHT_ACNT__MAX> counters{}; // summed over the sessions that ran
     std::vector<SessionOverhead> overheads;              // sessions with an estimate so far
     std::optional<double> probe_cost_seconds;            // calibrated cost per probe hit (absent until calibrated)
     uint64_t overhead_stops = 0;                         // sessions of any origin stopped by the budget
     size_t escalation_sessions = 0;                      // escalated sessions running
     uint64_t escalations_started = 0;
+    // Profile files of escalated sessions: written, or lost to a write error (a full disk); a loss is also logged.
+    uint64_t profiles_written = 0, profiles_failed = 0;
     // Every reason with its count, in the order they are exported (the `reason` label).
     std::vector<std::pair<std::string, uint64_t>> escalations_refused;
     std::vector<std::pair<std::string, uint64_t>> escalations_finished;
@@ -99,9 +101,10 @@ struct AgentSnapshot {
     std::vector<GrowthSite> growth_sites;
     std::vector<ContainerGrowthSite> container_growth_sites;
     uint64_t growth_site_samples_folded = 0; // fault samples whose stack the growth-site table did not keep
-    size_t growth_site_stacks = 0;            // distinct (process, stack) pairs kept for growth sites
+    size_t growth_site_stacks = 0;           // distinct (process, stack) pairs kept for growth sites
     double scan_seconds = 0;
     std::string version, kernel, libbpf;
+    double start_time_seconds = 0; // when the agent started, Unix time: a restart (counters reset) changes it
     DeepTierView deep;
 };
 

@@ -113,10 +113,12 @@ void render_containers(const analysis::AgentSnapshot& s, std::vector<MetricFamil
     Family ttl("memsight_container_time_to_limit_seconds",
                "Projected time until the working set reaches the memory limit at the current trend.",
                MetricType::Gauge);
-    // The name in 0.1.0: still exported in the next release (0.2), removed after it so that existing rules and dashboards keep working.
-    Family ttl_old("memsight_container_seconds_to_limit",
-                   "Deprecated alias of memsight_container_time_to_limit_seconds (the name in 0.1.0); removed after 0.2.",
-                   MetricType::Gauge);
+    // The name in 0.1.0: still exported in the next release (0.2), removed after it so that existing rules and
+    // dashboards keep working.
+    Family ttl_old(
+        "memsight_container_seconds_to_limit",
+        "Deprecated alias of memsight_container_time_to_limit_seconds (the name in 0.1.0); removed after 0.2.",
+        MetricType::Gauge);
     for (const auto& c : s.containers) {
         const Labels l{
             {"container_id", c.identity.container_id}, {"pod_uid", c.identity.pod_uid}, {"cgroup", c.cgroup}};
@@ -309,6 +311,13 @@ void render_heap(const analysis::DeepTierView& deep, std::vector<MetricFamily>& 
     for (const auto& [reason, n] : deep.escalations_finished)
         finished.add({{"reason", reason}}, d(n));
     finished.into(out);
+    Family profiles("memsight_escalation_profiles_total",
+                    "Profile files of escalated sessions by outcome: written to escalation.profile_dir, or failed (a "
+                    "write error such as a full disk; nothing is left behind).",
+                    MetricType::Counter);
+    profiles.add({{"outcome", "written"}}, d(deep.profiles_written));
+    profiles.add({{"outcome", "failed"}}, d(deep.profiles_failed));
+    profiles.into(out);
 }
 
 void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, std::vector<MetricFamily>& out)
@@ -316,6 +325,12 @@ void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, s
     Family build("memsight_build_info", "memsight build and runtime versions.", MetricType::Gauge);
     build.add({{"version", s.version}, {"kernel", s.kernel}, {"libbpf", s.libbpf}}, 1);
     build.into(out);
+    Family start("memsight_start_time_seconds",
+                 "When this agent started, in seconds since the Unix epoch: a new value means a restart and counters "
+                 "that start again from 0.",
+                 MetricType::Gauge);
+    start.add({}, s.start_time_seconds);
+    start.into(out);
 
     const auto& c = s.kernel_counters;
     Family events("memsight_events_total", "Events seen by the BPF programs.", MetricType::Counter);
@@ -352,7 +367,8 @@ void render_self(const analysis::AgentSnapshot& s, double last_scrape_seconds, s
     gauge("memsight_tracked_processes", "Processes in the agent's table.", d(s.tracked_processes));
     gauge("memsight_exported_processes", "Processes with per-process series.", d(s.processes.size()));
     gauge("memsight_tracked_containers", "Containers with per-container series.", d(s.containers.size()));
-    gauge("memsight_growth_site_stacks", "Distinct (process, fault stack) pairs kept for growth sites (at most 8192, plus one folded per process).",
+    gauge("memsight_growth_site_stacks",
+          "Distinct (process, fault stack) pairs kept for growth sites (at most 8192, plus one folded per process).",
           d(s.growth_site_stacks));
     gauge("memsight_scan_duration_seconds", "Duration of the last /proc and cgroupfs pass.", s.scan_seconds);
     gauge("memsight_scrape_duration_seconds", "Time taken to build the previous scrape.", last_scrape_seconds);

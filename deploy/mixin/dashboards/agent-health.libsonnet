@@ -40,6 +40,9 @@ local common = import 'common.libsonnet';
             width=12, cellLinks={ instance: [s.toNode('table')] }, hidden=['job', '__name__', 'Value']),
             g.timeseries('Up', [g.query(n('up'), '{{instance}}')], 'short', 'Prometheus\' up of each agent target (1 up, 0 down).',
                          width=12, min=0, max=1, links=[s.toNode('series')]),
+            g.timeseries('Agent uptime', [g.query('time() - %s' % n('memsight_start_time_seconds'), '{{instance}}')], 's',
+                         'Time since each agent started (memsight_start_time_seconds); a drop is a restart, where its counters start again from 0.',
+                         width=24, min=0, links=[s.toNode('series')]),
           ]),
           g.row('Events', [
             g.timeseries('Events by type', [g.query('sum by (%s, type) (%s)' % [nby, rate('memsight_events_total')], '{{type}} on {{instance}}')],

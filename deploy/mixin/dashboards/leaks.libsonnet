@@ -102,6 +102,10 @@ local common = import 'common.libsonnet';
                          width=8, bars=true, legendCalcs=['sum']),
             g.timeseries('Escalations finished', byReason('memsight_escalations_finished_total', '$__rate_interval'), 'short',
                          'Escalated sessions that ended: duration, exited, overhead or shutdown.', width=8, bars=true, legendCalcs=['sum']),
+            g.timeseries('Escalation profiles', [
+              g.query('sum by (%s, outcome) (increase(%s[$__rate_interval]))' % [s.by(s.node), n('memsight_escalation_profiles_total')], '{{instance}} {{outcome}}'),
+            ], 'short', 'Profile files of ended escalated sessions: written, or failed (a write error such as a full disk; the session\'s data is lost).',
+               width=24, bars=true, legendCalcs=['sum']),
             g.timeseries('Overhead stops', [
               g.query(s.orZero(s.increase(n('memsight_deep_overhead_stops_total'), '$__rate_interval')), 'sessions stopped'),
             ], 'short', 'Sessions of any origin stopped because their overhead estimate exceeded the budget.', bars=true, legendCalcs=['sum']),
