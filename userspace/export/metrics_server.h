@@ -6,6 +6,10 @@
 //             stopping (readiness)
 // and the extra routes the agent gives (GET /oom: its OOM forensic records).
 // Only GET and HEAD are served; anything else under another path is 404.
+// With a web config (export/web_config.h, docs/security.md): TLS on every port (no plain HTTP at all) and basic
+// authentication on every path but the two probes.
+#include "export/web_config.h"
+
 #include <prometheus/collectable.h>
 
 #include <functional>
@@ -42,15 +46,18 @@ void check_bindable(const std::string& listen);
 
 class MetricsServer {
 public:
-    // Listens on every address `listen` resolves to. Throws UserError with one line when it cannot.
+    // Listens on every address `listen` resolves to. Throws UserError with one line when it cannot, or when the
+    // TLS files of `web` cannot be used (naming the key and the file).
     MetricsServer(const std::string& listen, const std::string& path, std::shared_ptr<prometheus::Collectable> c,
-                  std::function<Health()> health, std::vector<Route> routes = {});
+                  std::function<Health()> health, std::vector<Route> routes = {}, const WebConfig& web = {});
     ~MetricsServer();
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
 
     // The numeric addresses listened on, e.g. {"127.0.0.1:9756", "[::1]:9756"}.
     const std::vector<std::string>& endpoints() const { return endpoints_; }
+    // "https" with TLS, else "http".
+    const char* scheme() const { return tls_ ? "https" : "http"; }
 
     // For the request handlers.
     struct Handlers;
@@ -58,6 +65,7 @@ public:
 private:
     std::unique_ptr<Handlers> handlers_;
     std::vector<std::string> endpoints_;
+    bool tls_ = false;
     mg_context* ctx_ = nullptr;
 };
 

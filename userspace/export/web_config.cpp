@@ -23,21 +23,23 @@ namespace {
 // Keys of exporter-toolkit's format that memsight does not implement: named as such in the error, so that a file
 // written for another exporter fails with a reason rather than "unknown key".
 constexpr std::array kUnsupportedTop = {"http_server_config", "rate_limit"};
-constexpr std::array kUnsupportedTls = {"cert",           "key",           "client_ca",
-                                        "client_allowed_sans", "cipher_suites", "prefer_server_cipher_suites",
+constexpr std::array kUnsupportedTls = {"cert",
+                                        "key",
+                                        "client_ca",
+                                        "client_allowed_sans",
+                                        "cipher_suites",
+                                        "prefer_server_cipher_suites",
                                         "curve_preferences"};
 constexpr std::array kKnownTop = {"tls_server_config", "basic_auth_users"};
-constexpr std::array kKnownTls = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version",
-                                  "max_version"};
+constexpr std::array kKnownTls = {"cert_file",      "key_file",    "client_auth_type",
+                                  "client_ca_file", "min_version", "max_version"};
 
-template <size_t N>
-bool contains(const std::array<const char*, N>& names, const std::string& s)
+template <size_t N> bool contains(const std::array<const char*, N>& names, const std::string& s)
 {
     return std::any_of(names.begin(), names.end(), [&](const char* n) { return s == n; });
 }
 
-template <size_t N>
-std::string join(const std::array<const char*, N>& names)
+template <size_t N> std::string join(const std::array<const char*, N>& names)
 {
     std::string out;
     for (const char* n : names)
@@ -68,8 +70,8 @@ public:
         if (root.IsNull())
             return cfg; // an empty file: no TLS, no authentication (as exporter-toolkit reads it)
         if (!root.IsMap())
-            fail(root.Mark().line, "expected a map with tls_server_config and/or basic_auth_users, got " +
-                                       describe(root));
+            fail(root.Mark().line,
+                 "expected a map with tls_server_config and/or basic_auth_users, got " + describe(root));
         for (const auto& [name, value, line] : entries(root, "", kKnownTop, kUnsupportedTop)) {
             if (name == "tls_server_config")
                 read_tls(value, line, cfg);
@@ -156,11 +158,10 @@ private:
 
     TlsVersion version(const Entry& e, const std::string& path) const
     {
-        static constexpr std::array<std::pair<const char*, TlsVersion>, 4> kNames = {
-            {{"TLS10", TlsVersion::Tls10},
-             {"TLS11", TlsVersion::Tls11},
-             {"TLS12", TlsVersion::Tls12},
-             {"TLS13", TlsVersion::Tls13}}};
+        static constexpr std::array<std::pair<const char*, TlsVersion>, 4> kNames = {{{"TLS10", TlsVersion::Tls10},
+                                                                                      {"TLS11", TlsVersion::Tls11},
+                                                                                      {"TLS12", TlsVersion::Tls12},
+                                                                                      {"TLS13", TlsVersion::Tls13}}};
         const std::string s = scalar(e, path);
         for (const auto& [name, v] : kNames)
             if (s == name)
@@ -248,8 +249,7 @@ private:
         if (cost < 4 || cost > 31)
             return false;
         return std::all_of(h.begin() + 7, h.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                   c == '/';
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '/';
         });
     }
 
