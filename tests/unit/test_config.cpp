@@ -360,7 +360,8 @@ TEST(ConfigErrors, UnknownTopLevelKey)
                        "metrics_path: /metrics\n"
                        "log_level: info\n"
                        "intervall: 10s\n"),
-              "memsight.yaml:7: unknown key 'intervall' (known: profile, listen, metrics_path, interval, log_level, "
+              "memsight.yaml:7: unknown key 'intervall' (known: profile, listen, metrics_path, web_config, interval, "
+              "log_level, "
               "processes, exit_peaks, growth_sites, oom, kernel, deep, escalation)");
 }
 

@@ -7,6 +7,7 @@
 #include "export/oom_record.h"
 #include "export/oom_record_store.h"
 #include "export/prometheus_exporter.h"
+#include "export/web_config.h"
 #include "memsight/version.h"
 #include "util/error.h"
 
@@ -18,6 +19,7 @@ namespace {
 struct AgentArgs {
     std::string config_file;
     std::string listen;
+    std::string web_config; // --web-config: overrides the key web_config
     std::string interval;
     std::string log_level;
     std::vector<pid_t> deep_pids;
@@ -54,6 +56,9 @@ int run_agent(const AgentArgs& args)
     const double budget =
         args.deep_budget.empty() ? cfg.deep_overhead_budget : budget_arg(args.deep_budget, "--deep-overhead-budget");
     exporter::check_bindable(cfg.listen); // fail fast, before loading BPF
+    // Likewise a bad web config: the agent never serves with less protection than the file asks for.
+    const std::string web_path = args.web_config.empty() ? cfg.web_config : args.web_config;
+    const exporter::WebConfig web = web_path.empty() ? exporter::WebConfig{} : exporter::load_web_config(web_path);
 
     // Everything that forks (the probe-cost calibration) happens here, before the metrics server's threads.
     agent::Agent agent(cfg);
@@ -85,13 +90,16 @@ int run_agent(const AgentArgs& args)
                             r.body = exporter::oom_records_body(loaded.records);
                             return r;
                         }};
-    exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable, health, {std::move(oom)});
+    exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable, health, {std::move(oom)}, web);
     std::string urls;
     for (const auto& e : server.endpoints())
-        urls += (urls.empty() ? "http://" : ", http://") + e + cfg.metrics_path;
+        urls += (urls.empty() ? "" : ", ") + std::string(server.scheme()) + "://" + e + cfg.metrics_path;
     spdlog::info("memsight {} agent: profile {}, scanning every {} ms, metrics on {} (probes /healthz, /readyz; OOM "
                  "records /oom)",
                  kVersion, config::profile_name(cfg.profile), cfg.interval.count(), urls);
+    if (!web_path.empty())
+        spdlog::info("web config {}: {}, basic authentication {}", web_path, web.tls ? "TLS only" : "no TLS",
+                     web.basic_auth_users.empty() ? "off" : "on (probes exempt)");
     agent.run(stop);
     spdlog::info("stopping");
     return 0;
@@ -105,6 +113,8 @@ void add_agent_command(CLI::App& app, Runner& run)
     auto* cmd = app.add_subcommand("agent", "Observe every process and serve Prometheus metrics");
     cmd->add_option("--config", args->config_file, "YAML config file (default: the embedded defaults)");
     cmd->add_option("--listen", args->listen, "Metrics endpoint ADDR:PORT (default 127.0.0.1:9756)");
+    cmd->add_option("--web-config", args->web_config,
+                    "TLS and basic auth of the endpoint: exporter-toolkit web config file (overrides web_config)");
     cmd->add_option("--interval", args->interval, "Reading period, e.g. 10s (overrides the config)");
     cmd->add_option("--log-level", args->log_level, "trace|debug|info|warn|error|off");
     cmd->add_option("--deep-pid", args->deep_pids, "Run a deep-tier session on this process (repeatable)");

@@ -20,6 +20,7 @@ struct Config {
     Profile profile = Profile::Prod;
     std::string listen = "127.0.0.1:9756"; // Prometheus endpoint, ADDR:PORT
     std::string metrics_path = "/metrics";
+    std::string web_config; // TLS and basic auth of the endpoint (export/web_config.h, docs/security.md); "" = none
     Duration interval{std::chrono::seconds(10)}; // /proc and cgroupfs reading period
     std::string log_level = "info";              // trace|debug|info|warn|error|off
 

@@ -85,6 +85,18 @@ Problem check_forensics_dir(std::string_view s)
     return std::nullopt;
 }
 
+Problem check_web_config(std::string_view s)
+{
+    if (s.empty())
+        return std::nullopt; // plain HTTP, no authentication
+    if (s.front() != '/')
+        return "must be an absolute path (or empty: plain HTTP, no authentication), got " + quoted(s);
+    for (unsigned char ch : s)
+        if (ch < ' ' || ch == 0x7f)
+            return "must not contain control characters, got " + quoted(s);
+    return std::nullopt;
+}
+
 Problem check_comm_entry(std::string_view s)
 {
     if (s.empty())
@@ -142,6 +154,15 @@ constexpr KeySpec kKeys[] = {
      .values = "starts with `/`, no spaces or control characters, not `/healthz`, `/readyz` or `/oom`",
      .defaults = same("/metrics"),
      .doc = "HTTP path of the metrics endpoint."},
+    {.path = "web_config",
+     .kind = Kind::Text,
+     .field = MEMSIGHT_CONFIG_FIELD(web_config),
+     .check_text = check_web_config,
+     .expected = "a file path",
+     .values = "an absolute path, or `\"\"` (none)",
+     .defaults = same("\"\""),
+     .doc = "Web config file (Prometheus exporter-toolkit format): TLS and basic authentication of the endpoint, "
+            "see security.md. `--web-config` overrides it."},
     {.path = "interval",
      .kind = Kind::Duration,
      .field = MEMSIGHT_CONFIG_FIELD(interval),
