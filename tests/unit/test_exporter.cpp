@@ -195,7 +195,9 @@ TEST(PrometheusRender, FamiliesOfAFullSnapshotInOrder)
         "memsight_escalations_started_total",
         "memsight_escalations_refused_total",
         "memsight_escalations_finished_total",
+        "memsight_escalation_profiles_total",
         "memsight_build_info",
+        "memsight_start_time_seconds",
         "memsight_events_total",
         "memsight_events_lost_total",
         "memsight_fault_stacks_unwound_total",
@@ -562,7 +564,15 @@ TEST(PrometheusRender, GovernorAndEscalationFamilies)
     d.escalations_started = 4;
     d.escalations_refused = {{"untraceable", 2}, {"max_concurrent", 5}};
     d.escalations_finished = {{"duration", 1}, {"exited", 0}, {"overhead", 2}, {"shutdown", 0}};
+    d.profiles_written = 6;
+    d.profiles_failed = 1;
+    s.start_time_seconds = 1795985288.5;
     const std::string text = render_text(render(s, 0));
+    EXPECT_NE(text.find("memsight_escalation_profiles_total{outcome=\"written\"} 6\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("memsight_escalation_profiles_total{outcome=\"failed\"} 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("# TYPE memsight_start_time_seconds gauge\nmemsight_start_time_seconds 1795985288.5\n"),
+              std::string::npos)
+        << text;
     EXPECT_EQ(block(text, "memsight_deep_session_overhead_ratio"),
               "# HELP memsight_deep_session_overhead_ratio Estimated fraction of the traced processes' CPU time "
               "spent in the deep-tier probes, per session.\n"
@@ -670,7 +680,9 @@ TEST(PrometheusRender, EmptySnapshotLeavesOutFamiliesWithoutSeries)
         "memsight_deep_overhead_stops_total",
         "memsight_escalation_sessions",
         "memsight_escalations_started_total",
+        "memsight_escalation_profiles_total", // both outcomes, at 0
         "memsight_build_info",
+        "memsight_start_time_seconds",
         "memsight_events_total",
         "memsight_events_lost_total",
         "memsight_fault_stacks_unwound_total",

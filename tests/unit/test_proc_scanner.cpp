@@ -244,6 +244,39 @@ TEST(ProcScanner, MissingCgroupFileLeavesTheProcessWithoutOne)
     EXPECT_EQ(table.find(100)->identity.container_id, kDockerId);
 }
 
+// A process that exits while it is being read: its stat was read, then its status is gone (ENOENT) or reads empty
+// (the kernel's ESRCH after the task went away). It is skipped, never half-read, and the others are still read.
+TEST(ProcScanner, ProcessVanishingBetweenItsFilesIsSkipped)
+{
+    TempDir tmp{"memsight_proc"};
+    ASSERT_FALSE(tmp.path().empty());
+    make_proc(tmp.path());
+    write_text(tmp.path() + "/400/stat", stat_line(400, "gone", 1, 0, 9000)); // status vanished after stat
+    write_text(tmp.path() + "/401/stat", stat_line(401, "empty", 1, 0, 9100));
+    write_text(tmp.path() + "/401/status", "");                                           // nothing to read any more
+    write_text(tmp.path() + "/402/status", status_text("nostat", 402, 64, 8, 4, 2, 164)); // stat vanished first
+    ProcScanner scanner(tmp.path());
+    EXPECT_FALSE(scanner.read_process(400).has_value());
+    EXPECT_FALSE(scanner.read_process(401).has_value());
+    EXPECT_FALSE(scanner.read_process(402).has_value());
+    ProcessTable table(std::chrono::minutes(5));
+    EXPECT_EQ(scanner.scan(table), 2u);
+    EXPECT_EQ(pids_of(table.snapshot()), (std::vector<pid_t>{100, 31337}));
+}
+
+// A read that fails after open succeeded (here EISDIR; for a /proc file of a process that exited, ESRCH) is no
+// content, not the part read so far.
+TEST(ReadFile, ErrorAfterOpenIsNullopt)
+{
+    TempDir tmp{"memsight_proc"};
+    ASSERT_FALSE(tmp.path().empty());
+    fs::create_directories(tmp.path() + "/dir");
+    EXPECT_FALSE(procfs::read_file(tmp.path() + "/dir").has_value());
+    EXPECT_FALSE(procfs::read_file(tmp.path() + "/missing").has_value());
+    write_text(tmp.path() + "/empty", "");
+    EXPECT_EQ(procfs::read_file(tmp.path() + "/empty"), std::optional<std::string>(""));
+}
+
 TEST(ProcScanner, MissingRootScansNothing)
 {
     ProcScanner scanner("/nonexistent/memsight-proc-root");
