@@ -7,12 +7,14 @@ Privilege: the tests load BPF, so they need root. Without it they exit 77 (ctest
 reason, except under MEMSIGHT_REQUIRE_BPF=1, where a skip is a failure.
 """
 
+import base64
 import contextlib
 import json
 import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -77,8 +79,13 @@ def select(metrics, name, **labels):
 class Agent:
     """`memsight agent` on a free port, stopped with SIGTERM on exit. Logs go to a temp file."""
 
-    def __init__(self, *extra, config_text=None, interval="1s", wrap=()):
+    def __init__(self, *extra, config_text=None, interval="1s", wrap=(), scheme="http", auth=None, cafile=None):
         self.port = free_port()
+        # With a web config (--web-config): "https" and the CA file that verifies the agent's certificate, and the
+        # (user, password) of its basic authentication.
+        self.scheme = scheme
+        self.auth = auth
+        self.cafile = cafile
         self.extra = list(extra)
         self.wrap = list(wrap)  # a command prefix that execs the agent, e.g. ["unshare", "-C"]
         self.interval = interval
@@ -133,10 +140,14 @@ class Agent:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}/metrics"
+        return f"{self.scheme}://127.0.0.1:{self.port}/metrics"
 
     def scrape_text(self):
-        with urllib.request.urlopen(self.url, timeout=10) as r:
+        req = urllib.request.Request(self.url)
+        if self.auth:
+            req.add_header("Authorization", "Basic " + base64.b64encode(":".join(self.auth).encode()).decode())
+        context = ssl.create_default_context(cafile=self.cafile) if self.scheme == "https" else None
+        with urllib.request.urlopen(req, timeout=10, context=context) as r:
             return r.read().decode()
 
     def scrape(self):

@@ -94,7 +94,8 @@ class GrowthSampling(unittest.TestCase):
         self.assertRegex(last_line(r.stderr), rf"^memsight: agent unreachable at http://127\.0\.0\.1:{port}/metrics: ")
         r = run("growth", "--pid", "1", "--agent", "https://127.0.0.1:9756")
         self.assertEqual((r.returncode, last_line(r.stderr)),
-                         (1, "memsight: --agent: https is not supported, got 'https://127.0.0.1:9756'"))
+                         (1, "memsight: --agent: https is not supported by memsight's HTTP client "
+                             "(docs/security.md), got 'https://127.0.0.1:9756'"))
 
 
 class GrowthFromTheAgent(unittest.TestCase):

@@ -13,7 +13,8 @@ Url parse_url(const std::string& s, const char* option, int default_port, const 
     const std::string opt = option;
     std::string rest = s;
     if (rest.starts_with("https://"))
-        throw UserError(opt + ": https is not supported, got '" + s + "'");
+        throw UserError(opt + ": https is not supported by memsight's HTTP client (docs/security.md), got '" + s +
+                        "'");
     if (rest.starts_with("http://"))
         rest = rest.substr(7);
     Url u;
@@ -74,7 +75,8 @@ HttpResponse exchange(const Url& u, const std::string& request, const std::strin
     HttpResponse r;
     r.status = info ? info->status_code : 0;
     if ((r.status < ok_from || r.status > ok_to) && !(accept_error_body && r.status >= 400))
-        throw UserError("the " + std::string(server) + " at " + u.text + " answered HTTP " + std::to_string(r.status));
+        throw UserError("the " + std::string(server) + " at " + u.text + " answered HTTP " + std::to_string(r.status) +
+                        (r.status == 401 ? " (it asks for a password; memsight's HTTP client sends none)" : ""));
     char buf[16384];
     for (int n; (n = mg_read(conn, buf, sizeof(buf))) > 0;)
         r.body.append(buf, static_cast<size_t>(n));
