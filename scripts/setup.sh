@@ -12,6 +12,8 @@ PACKAGES=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev python3 prometheus util-linux curl
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev golang-go bpftrace
+  # the endpoint's TLS (OpenSSL) and basic auth; htpasswd makes the bcrypt hashes of tests/e2e/test_web_config.py
+  libssl-dev libcrypt-dev apache2-utils openssl
   # coverage (gcovr over gcc's gcov counters) and the clang runtimes of the fuzz targets (libFuzzer, ASan, UBSan)
   gcovr libclang-rt-14-dev
   # the monitoring mixin (deploy/mixin: jsonnet, PyYAML) and its end-to-end test with a real Alertmanager
