@@ -89,7 +89,7 @@ const std::map<std::string, uint64_t>& GrowthSiteNamer::sites_of(const analysis:
     if (auto old = symbolizers_.find(key); old != symbolizers_.end())
         r.symbolizer = std::move(old->second);
     else
-        r.symbolizer = symbolize::ProcessSymbolizer::open(p.sample.pid); // nullptr when gone: sites stay addresses
+        r.symbolizer = symbolize::ProcessSymbolizer::open(p.sample.pid, &symbol_cache_); // nullptr when gone
     for (const auto& s : name_stacks(r.symbolizer.get(), stacks))
         r.sites[s.site] += s.samples;
     return r.sites;
@@ -119,6 +119,7 @@ GrowthSiteNamer::Named GrowthSiteNamer::name(const std::vector<analysis::Process
     for (auto& [key, r] : round)
         if (r.symbolizer)
             symbolizers_.emplace(key, std::move(r.symbolizer));
+    symbol_cache_.end_round(); // the files opened for misses close; files no named process looks up age out
     return out;
 }
 

@@ -1,10 +1,12 @@
 #pragma once
 // Names the growth sites of the processes and containers the agent exports them for: symbolizes the sampled fault
-// stacks of the processes concerned (one libdwfl symbolizer per process, kept while the process stays chosen) and
-// names each stack by its first frame outside the allocator and libc (deep/site_names.h).
+// stacks of the processes concerned (one libdwfl symbolizer per process, kept while the process stays chosen, its
+// lookups in files shared with the other processes through one symbol cache, symbolize/symbol_cache.h) and names
+// each stack by its first frame outside the allocator and libc (deep/site_names.h).
 #include "analysis/containers.h"
 #include "analysis/growth_sites.h"
 #include "analysis/snapshot.h"
+#include "symbolize/symbol_cache.h"
 #include "symbolize/symbolizer.h"
 
 #include <map>
@@ -55,6 +57,7 @@ public:
     Named name(const std::vector<analysis::ProcessView>& processes,
                const std::vector<analysis::ContainerView>& containers, const analysis::GrowthSites& sites,
                const GrowthSiteLimits& limits);
+    symbolize::SymbolCache::Stats symbol_cache_stats() const { return symbol_cache_.stats(); }
 
 private:
     using Key = std::pair<pid_t, uint64_t>; // pid, start time: a reused pid gets a new symbolizer
@@ -66,6 +69,9 @@ private:
     };
     const std::map<std::string, uint64_t>& sites_of(const analysis::ProcessView& p, const analysis::GrowthSites& sites,
                                                     std::map<Key, Round>& round);
+    // Declared first: the symbolizers point at it. Short-lived processes of one binary (a compiler per source file)
+    // each cost a map lookup per address instead of reading and searching the binary's symbol tables again.
+    symbolize::SymbolCache symbol_cache_;
     std::map<Key, std::unique_ptr<symbolize::ProcessSymbolizer>> symbolizers_;
 };
 

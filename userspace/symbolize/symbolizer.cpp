@@ -2,6 +2,7 @@
 
 #include "memsight/events.h"
 #include "python/frames.h"
+#include "symbolize/symbol_cache.h"
 #include "util/error.h"
 
 #include <cxxabi.h>
@@ -9,12 +10,16 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
 
 namespace memsight::symbolize {
 namespace {
@@ -79,9 +84,22 @@ std::string Frame::to_string() const
     return "[unknown]";
 }
 
+// A file mapping of the process, as /proc/PID/maps lists it (what the shared cache keys a lookup by).
+struct FileMapping {
+    uint64_t start = 0;
+    uint64_t end = 0;
+    uint64_t offset = 0;
+    std::string path;
+    std::optional<FileId> id; // of the mapped file, through /proc/PID/map_files; taken at the first lookup
+    bool id_taken = false;
+};
+
 struct ProcessSymbolizer::Impl {
     Dwfl* dwfl = nullptr;
     pid_t pid = 0;
+    SymbolCache* shared = nullptr;
+    std::optional<std::vector<FileMapping>> mappings; // read at the first shared lookup
+    std::optional<FileSymbol> shared_lookup(uint64_t ip);
     enum class State { detached, attached, unusable } state = State::detached;
     const UserStackCopy* current = nullptr; // the copy unwind() works on; the only memory the unwinder reads
     ~Impl()
@@ -132,10 +150,12 @@ std::unique_ptr<ProcessSymbolizer> ProcessSymbolizer::for_file(const std::string
     return sym;
 }
 
-std::unique_ptr<ProcessSymbolizer> ProcessSymbolizer::open(pid_t pid)
+std::unique_ptr<ProcessSymbolizer> ProcessSymbolizer::open(pid_t pid, SymbolCache* shared)
 {
     try {
-        return std::make_unique<ProcessSymbolizer>(pid);
+        auto sym = std::make_unique<ProcessSymbolizer>(pid);
+        sym->impl_->shared = shared;
+        return sym;
     } catch (const UserError& e) {
         spdlog::debug("cannot symbolize pid {}: {}", pid, e.what());
         return nullptr;
@@ -169,21 +189,94 @@ Frame ProcessSymbolizer::symbolize(uint64_t ip)
     }
     if (Dwfl_Module* mod = dwfl_addrmodule(impl_->dwfl, ip)) {
         Dwarf_Addr base = 0;
-        const char* path = dwfl_module_info(mod, nullptr, &base, nullptr, nullptr, nullptr, nullptr, nullptr);
-        f.module = basename_of(path);
+        dwfl_module_info(mod, nullptr, &base, nullptr, nullptr, nullptr, nullptr, nullptr);
         f.module_offset = ip - base;
-        GElf_Off sym_off = 0;
-        GElf_Sym sym;
-        const char* name = dwfl_module_addrinfo(mod, ip, &sym_off, &sym, nullptr, nullptr, nullptr);
-        if (name) {
-            f.function = demangle(name);
-            f.offset = sym_off;
+        std::optional<FileSymbol> s = impl_->shared ? impl_->shared_lookup(ip) : std::nullopt;
+        if (!s) { // no shared cache, or not a file it can read: the process's own view of the module
+            GElf_Off sym_off = 0;
+            GElf_Sym sym;
+            s.emplace();
+            if (const char* name = dwfl_module_addrinfo(mod, ip, &sym_off, &sym, nullptr, nullptr, nullptr))
+                s = FileSymbol{demangle(name), sym_off, true};
+        }
+        if (s->found) {
+            f.function = std::move(s->function);
+            f.offset = s->offset;
         } else {
             f.offset = ip - base;
         }
+        // The file the module was read from once libdwfl has opened it, else the mapped path: both end in the same
+        // name. (Asked before any lookup, the main file is not known yet.) The vDSO's name carries the pid.
+        const char* mainfile = nullptr;
+        const char* name = dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, nullptr);
+        f.module = mainfile ? basename_of(mainfile) : basename_of(name);
+        if (f.module.starts_with("[vdso"))
+            f.module = "[vdso]";
     }
     cache_.emplace(ip, f);
     return f;
+}
+
+namespace {
+
+std::vector<FileMapping> read_file_mappings(pid_t pid)
+{
+    std::vector<FileMapping> out;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+    std::string line;
+    while (std::getline(in, line)) {
+        // start-end perms offset dev inode path
+        std::istringstream ls(line);
+        std::string range, perms, offset, dev;
+        uint64_t inode = 0;
+        if (!(ls >> range >> perms >> offset >> dev >> inode) || inode == 0)
+            continue;
+        std::string path;
+        std::getline(ls >> std::ws, path);
+        // A deleted file cannot be opened by its path: the process's own view names it.
+        if (path.empty() || path[0] != '/' || path.ends_with(" (deleted)"))
+            continue;
+        FileMapping m;
+        const auto dash = range.find('-');
+        if (dash == std::string::npos)
+            continue;
+        m.start = std::stoull(range.substr(0, dash), nullptr, 16);
+        m.end = std::stoull(range.substr(dash + 1), nullptr, 16);
+        m.offset = std::stoull(offset, nullptr, 16);
+        m.path = std::move(path);
+        out.push_back(std::move(m));
+    }
+    return out; // /proc lists mappings by address
+}
+
+} // namespace
+
+std::optional<FileSymbol> ProcessSymbolizer::Impl::shared_lookup(uint64_t ip)
+{
+    if (!mappings)
+        mappings = read_file_mappings(pid);
+    auto it = std::upper_bound(mappings->begin(), mappings->end(), ip,
+                               [](uint64_t a, const FileMapping& m) { return a < m.start; });
+    if (it == mappings->begin())
+        return std::nullopt;
+    FileMapping& m = *std::prev(it);
+    if (ip >= m.end)
+        return std::nullopt;
+    if (!m.id_taken) {
+        m.id_taken = true;
+        // The mapped file itself (even when its path now names another file), by its identity.
+        char link[96];
+        std::snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid, static_cast<unsigned long long>(m.start),
+                      static_cast<unsigned long long>(m.end));
+        struct stat st {};
+        if (::stat(link, &st) == 0 && S_ISREG(st.st_mode))
+            m.id = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                          static_cast<uint64_t>(st.st_size),
+                          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+    }
+    if (!m.id)
+        return std::nullopt;
+    return shared->lookup(*m.id, "/proc/" + std::to_string(pid) + "/root" + m.path, m.offset, ip - m.start + m.offset);
 }
 
 namespace {

@@ -17,6 +17,8 @@ class FrameNamer;
 
 namespace memsight::symbolize {
 
+class SymbolCache;
+
 struct Frame {
     std::string function;       // demangled; empty when unknown
     std::string module;         // file name of the mapping ("" when the address is not mapped)
@@ -50,7 +52,9 @@ public:
     // Reads /proc/PID/maps (files through /proc/PID/root). Throws UserError when the process is gone.
     explicit ProcessSymbolizer(pid_t pid);
     // The same, or nullptr (logged at debug level) when the process is gone: its frames then stay addresses.
-    static std::unique_ptr<ProcessSymbolizer> open(pid_t pid);
+    // With `shared`, symbolize() names addresses in the process's regular files through that cache (the same
+    // names, shared with the other processes that map the files); it must outlive the symbolizer.
+    static std::unique_ptr<ProcessSymbolizer> open(pid_t pid, SymbolCache* shared = nullptr);
     // The same machinery over one ELF file loaded at `bias` instead of a process's mappings: symbolize(), unwind()
     // and maps() then parse that file as they parse a process's binaries. A traced process can map a hostile ELF
     // file, so the fuzz target (tests/fuzz) drives its bytes through here. Throws UserError when libdwfl rejects it.
