@@ -8,8 +8,10 @@
 #include "export/oom_record_store.h"
 #include "export/prometheus_exporter.h"
 #include "export/web_config.h"
+#include "loader/alloc_probes.h"
 #include "memsight/version.h"
 #include "util/error.h"
+#include "util/privileges.h"
 
 #include <spdlog/spdlog.h>
 
@@ -91,6 +93,9 @@ int run_agent(const AgentArgs& args)
                             return r;
                         }};
     exporter::MetricsServer server(cfg.listen, cfg.metrics_path, collectable, health, {std::move(oom)}, web);
+    // Start-up is over: BPF loaded and attached, the port bound, RLIMIT_MEMLOCK raised (libbpf, at the first load).
+    // What only start-up needed is dropped now; deep-tier sessions still attach later (docs/privileges.md).
+    util::drop_unneeded_capabilities(loader::AllocProbes::kernel_has_uprobe_multi());
     std::string urls;
     for (const auto& e : server.endpoints())
         urls += (urls.empty() ? "" : ", ") + std::string(server.scheme()) + "://" + e + cfg.metrics_path;

@@ -126,7 +126,7 @@ struct Link {
 
 // BPF_LINK_CREATE for a uprobe_multi link, with bpf_attr's link_create layout (libbpf 1.1 has no API for it).
 // Returns an invalid fd and sets errno on failure.
-util::UniqueFd attach_uprobe_multi(bpf_program* prog, bool retprobe, pid_t pid, const std::string& binary,
+util::UniqueFd attach_uprobe_multi(int prog_fd, bool retprobe, pid_t pid, const std::string& binary,
                                    uint64_t file_offset)
 {
     struct {
@@ -135,7 +135,7 @@ util::UniqueFd attach_uprobe_multi(bpf_program* prog, bool retprobe, pid_t pid, 
         uint32_t cnt, multi_flags, pid, pad;
     } attr{};
     static_assert(sizeof(attr) == 64, "bpf_attr.link_create.uprobe_multi layout");
-    attr.prog_fd = static_cast<uint32_t>(bpf_program__fd(prog));
+    attr.prog_fd = static_cast<uint32_t>(prog_fd);
     attr.attach_type = kAttachUprobeMulti;
     attr.path = reinterpret_cast<uint64_t>(binary.c_str());
     attr.offsets = reinterpret_cast<uint64_t>(&file_offset);
@@ -147,9 +147,9 @@ util::UniqueFd attach_uprobe_multi(bpf_program* prog, bool retprobe, pid_t pid, 
 
 // Whether the kernel has uprobe_multi links, asked with a program loaded for them: a link on "/" (not a
 // regular file) fails with EBADF where they exist, EINVAL where the attach type is unknown (libbpf's probe).
-bool has_uprobe_multi(bpf_program* prog)
+bool has_uprobe_multi(int prog_fd)
 {
-    const util::UniqueFd fd = attach_uprobe_multi(prog, false, 0, "/", 0);
+    const util::UniqueFd fd = attach_uprobe_multi(prog_fd, false, 0, "/", 0);
     return !fd && errno == EBADF;
 }
 
@@ -238,7 +238,7 @@ AllocProbes::AllocProbes(const AllocProbeOptions& opts, MapEventHandler on_map_e
     const libbpf_print_fn_t previous = libbpf_set_print(nullptr); // a kernel that refuses it is expected
     int err = alloc__load(skel);
     libbpf_set_print(previous);
-    impl_->multi = err == 0 && has_uprobe_multi(skel->progs.malloc_enter);
+    impl_->multi = err == 0 && has_uprobe_multi(bpf_program__fd(skel->progs.malloc_enter));
     if (!impl_->multi) {
         impl_->skel.reset(alloc__open());
         if (!impl_->skel)
@@ -300,6 +300,19 @@ AllocProbes::~AllocProbes()
     destroy_concurrently(std::move(links));
 }
 
+bool AllocProbes::kernel_has_uprobe_multi()
+{
+    // The smallest program of the deep tier's type (r0 = 0; exit), loaded for uprobe_multi links: a kernel without
+    // them refuses the attach type at load, one with them answers the link probe.
+    const bpf_insn insns[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = kAttachUprobeMulti);
+    const util::UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_KPROBE, "memsight_probe", "GPL", insns, 2, &opts));
+    return prog && has_uprobe_multi(prog.get());
+}
+
 bool AllocProbes::is_probed_symbol(const std::string& symbol)
 {
     const auto* hook = deep::find_hook(symbol);
@@ -329,7 +342,7 @@ bool AllocProbes::attach(pid_t pid, const std::string& binary, const std::string
             return true; // an alias (mmap64 = mmap) already probed
         Link link;
         if (impl_->multi)
-            link.fd = attach_uprobe_multi(prog, retprobe, pid, binary, file_offset);
+            link.fd = attach_uprobe_multi(bpf_program__fd(prog), retprobe, pid, binary, file_offset);
         else
             link.perf.reset(bpf_program__attach_uprobe(prog, retprobe, pid, binary.c_str(), file_offset));
         if (!link.fd && !link.perf) {

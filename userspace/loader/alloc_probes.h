@@ -52,6 +52,9 @@ public:
     bool attach(pid_t pid, const std::string& binary, const std::string& symbol, uint64_t file_offset,
                 std::string& error);
 
+    // Whether the kernel has uprobe_multi links (Linux 6.6+), asked of the kernel with a two-instruction program.
+    // Without them attach() falls back to perf-event uprobes, which need CAP_SYS_ADMIN.
+    static bool kernel_has_uprobe_multi();
     // Whether `symbol` has a handler in the allocator hook table (deep/alloc_hooks.h).
     static bool is_probed_symbol(const std::string& symbol);
     // Programs the hook table names that the BPF object does not have; empty when they agree (opens the object,
