@@ -575,6 +575,11 @@ TEST(ConfigDuration, Valid)
     EXPECT_EQ(parse_duration("0s"), 0ms);
     EXPECT_EQ(parse_duration("0010s"), 10s);
     EXPECT_EQ(parse_duration("90s"), 90s);
+    // Days and weeks, for report periods (memsight report --since 7d).
+    EXPECT_EQ(parse_duration("1d"), 24h);
+    EXPECT_EQ(parse_duration("7d"), parse_duration("1w"));
+    EXPECT_EQ(parse_duration("1w"), 168h);
+    EXPECT_EQ(parse_duration("1d12h"), 36h);
     EXPECT_EQ(parse_duration("2562047788015h"), Duration{2562047788015LL * 3600000LL});
 }
 
@@ -584,7 +589,7 @@ TEST(ConfigDuration, Invalid)
                          "10",
                          "-5s",
                          "s",
-                         "10d",
+                         "10y",
                          "1.5s",
                          "10 s",
                          " 10s",
@@ -614,8 +619,9 @@ TEST(ConfigDuration, Messages)
     };
     EXPECT_EQ(msg(""), "empty duration (expected e.g. 10s, 250ms or 1h30m)");
     EXPECT_EQ(msg("-5s"), "invalid duration '-5s': must not be negative");
-    EXPECT_EQ(msg("10"), "invalid duration '10': missing unit after 10 (use ms, s, m or h)");
-    EXPECT_EQ(msg("10d"), "invalid duration '10d': unknown unit 'd' (use ms, s, m or h)");
+    EXPECT_EQ(msg("10"), "invalid duration '10': missing unit after 10 (use ms, s, m, h, d or w)");
+    EXPECT_EQ(msg("10y"), "invalid duration '10y': unknown unit 'y' (use ms, s, m, h, d or w)");
+    EXPECT_EQ(msg("10M"), "invalid duration '10M': unexpected 'M' (use whole numbers with a unit, like 1s500ms)");
     EXPECT_EQ(msg("s"), "invalid duration 's': expected a number before 's'");
     EXPECT_EQ(msg("1.5s"), "invalid duration '1.5s': unexpected '.' (use whole numbers with a unit, like 1s500ms)");
     EXPECT_EQ(msg("99999999999999999999s"), "invalid duration '99999999999999999999s': too large");

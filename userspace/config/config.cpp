@@ -407,7 +407,7 @@ Duration parse_duration(std::string_view s)
         if (number.empty())
             throw bad("expected a number before " + quoted(unit));
         if (unit.empty())
-            throw bad("missing unit after " + std::string(number) + " (use ms, s, m or h)");
+            throw bad("missing unit after " + std::string(number) + " (use ms, s, m, h, d or w)");
 
         int64_t factor = 0;
         if (unit == "ms")
@@ -418,8 +418,12 @@ Duration parse_duration(std::string_view s)
             factor = 60 * 1000;
         else if (unit == "h")
             factor = 60 * 60 * 1000;
+        else if (unit == "d")
+            factor = 24 * 60 * 60 * 1000;
+        else if (unit == "w")
+            factor = 7 * 24 * 60 * 60 * 1000;
         else
-            throw bad("unknown unit " + quoted(unit) + " (use ms, s, m or h)");
+            throw bad("unknown unit " + quoted(unit) + " (use ms, s, m, h, d or w)");
 
         int64_t value = 0;
         const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);

@@ -122,7 +122,7 @@ public:
 Config defaults_for(Profile p);
 Profile parse_profile(std::string_view s); // throws ConfigError
 std::string_view profile_name(Profile p);
-Duration parse_duration(std::string_view s); // "250ms", "10s", "5m", "1h", "1h30m"; throws ConfigError
+Duration parse_duration(std::string_view s); // "250ms", "10s", "5m", "1h30m", "7d", "1w"; throws ConfigError
 
 // Loads YAML text. The file's `profile:` key (if any) selects the defaults first, then the other keys
 // override them. Unknown keys, wrong types and out-of-range values throw ConfigError naming
