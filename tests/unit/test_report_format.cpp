@@ -66,18 +66,6 @@ TEST(ReportFormat, FormatsDurationsTimesAndCounts)
     EXPECT_EQ(short_id(""), "-");
 }
 
-TEST(ReportFormat, ParsesPeriods)
-{
-    EXPECT_EQ(parse_period("24h"), 86400);
-    EXPECT_EQ(parse_period("7d"), 7 * 86400);
-    EXPECT_EQ(parse_period("1w"), 7 * 86400);
-    EXPECT_EQ(parse_period("1d12h"), 36 * 3600);
-    EXPECT_EQ(parse_period("90m"), 5400);
-    EXPECT_EQ(parse_period("10m"), 600);
-    for (const char* bad : {"", "24", "h", "1y", "-1h", "1.5h", "0s", "500ms", "24 h", "10M"})
-        EXPECT_FALSE(parse_period(bad).has_value()) << bad;
-}
-
 TEST(ReportFormat, Base64)
 {
     EXPECT_EQ(base64(""), "");

@@ -4,6 +4,7 @@
 // file asks Prometheus (/api/v1/query, /api/v1/query_range) and the agent (/oom).
 #include "cli/commands.h"
 #include "cli/http_client.h"
+#include "config/config.h"
 #include "report/format.h"
 #include "report/render.h"
 #include "report/report.h"
@@ -744,21 +745,33 @@ void write_file(const std::string& path, const std::string& text)
         throw UserError("--output: writing " + path + " failed: " + std::strerror(errno));
 }
 
+// --since in seconds: a duration (config::parse_duration, with d and w) of at least one second, the resolution of
+// Prometheus' query API. Its own message, not duration_arg's: it names what a period looks like.
+double period_arg(const std::string& since)
+{
+    std::chrono::milliseconds d{0};
+    try {
+        d = config::parse_duration(since);
+    } catch (const config::ConfigError&) {
+    }
+    if (d < std::chrono::seconds(1))
+        throw UserError("--since: bad period '" + since + "' (whole numbers with units, e.g. 30m, 24h, 7d, 1w)");
+    return std::chrono::duration<double>(d).count();
+}
+
 int run_report(const ReportArgs& a)
 {
     choice_arg(a.format, {"html", "md", "json"}, "--format");
     choice_arg(a.post_format, {"report", "summary"}, "--post-format");
     at_least_one(a.top, "--top");
-    const auto seconds = rep::parse_period(a.since);
-    if (!seconds)
-        throw UserError("--since: bad period '" + a.since + "' (whole numbers with units, e.g. 30m, 24h, 7d, 1w)");
+    const double seconds = period_arg(a.since);
     Prometheus prom(parse_url(a.prometheus, "--prometheus", kPrometheusPort, ""));
     std::optional<Url> post;
     if (!a.post_url.empty())
         post = parse_url(a.post_url, "--post-url", 80, "/");
 
     const auto started = std::chrono::steady_clock::now();
-    rep::Report r = collect(prom, a, *seconds);
+    rep::Report r = collect(prom, a, seconds);
     for (const auto& w : r.warnings)
         spdlog::warn("{}", w);
     const json j = rep::to_json(r);

@@ -1,7 +1,6 @@
 #pragma once
 // Text helpers of the report renderers: escaping for HTML/SVG and Markdown, and how numbers, times and durations
 // are written.
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,10 +35,4 @@ std::string count(double v);
 std::string short_id(std::string_view container_id);
 std::string base64(std::string_view data);
 
-} // namespace memsight::report
-
-namespace memsight::report {
-// A report period: whole numbers with units, summed ("90m", "24h", "7d", "1w", "1d12h"; ms, s, m, h, d, w).
-// Seconds, or nullopt when malformed or not above 0.
-std::optional<double> parse_period(std::string_view s);
 } // namespace memsight::report
