@@ -19,51 +19,19 @@ CAPEFF=${5:?expected CapEff}
 shift 5
 DROP_INS=("$@")
 
-skip() {
-    if [ "${MEMSIGHT_REQUIRE_BPF:-0}" = 1 ]; then
-        echo "FAIL: would skip under MEMSIGHT_REQUIRE_BPF=1: $*"
-        exit 1
-    fi
-    echo "SKIP: $*"
-    exit 77
-}
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
+# shellcheck source=nspawn_lib.sh
+. "$(dirname "$0")/nspawn_lib.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn boots a container; the agent loads BPF programs)"
-command -v systemd-nspawn >/dev/null || fail "systemd-nspawn not installed (Debian: apt-get install systemd-container)"
+nspawn_require
 for f in "$BIN" "$UNIT" "$SCENARIOS/leaker" "${DROP_INS[@]}"; do [ -e "$f" ] || fail "missing $f"; done
 
 # 1. The cached Debian root: systemd as init, curl to scrape.
-BASE=$CACHE/bookworm-systemd
-if [ ! -e "$BASE/.complete" ]; then
-    command -v mmdebstrap >/dev/null || fail "mmdebstrap not installed (Debian: apt-get install mmdebstrap)"
-    rm -rf "$BASE" "$BASE.tmp"
-    mkdir -p "$CACHE"
-    echo "making the Debian root in $BASE (once)"
-    mmdebstrap --quiet --variant=apt --include=systemd,systemd-sysv,curl bookworm "$BASE.tmp" ||
-        fail "mmdebstrap could not make a bookworm root (is the apt mirror reachable?)"
-    touch "$BASE.tmp/.complete"
-    mv "$BASE.tmp" "$BASE"
-fi
+nspawn_base_root "$CACHE"
 
 # 2. A copy of it with the binary (and the shared libraries it needs that the root lacks), the unit under
 #    test unchanged, a leaking program as a service, and a check service that scrapes and powers off.
-RUN=$(mktemp -d "$CACHE/run.XXXXXX")
-# Kept on failure for a look; removed on success.
-trap 'if [ "${ok:-0}" = 1 ]; then rm -rf "$RUN"; else echo "kept: $RUN"; fi' EXIT
-ROOT=$RUN/root
-RESULTS=$RUN/results
-mkdir -p "$RESULTS"
-cp -a "$BASE" "$ROOT"
-install -m 0755 "$BIN" "$ROOT/usr/local/bin/memsight"
-install -m 0755 "$SCENARIOS/leaker" "$ROOT/usr/local/bin/leaker"
-for lib in $(ldd "$BIN" "$SCENARIOS/leaker" | awk '$3 ~ /^\// {print $3}' | sort -u); do
-    real=$(readlink -f "$lib")
-    [ -e "$ROOT$lib" ] || { mkdir -p "$ROOT$(dirname "$lib")" && cp -L "$real" "$ROOT$lib"; }
-done
+nspawn_run_dir "$CACHE" run
+nspawn_install "$BIN" /usr/local/bin/memsight "$SCENARIOS/leaker" /usr/local/bin/leaker
 SYSD=$ROOT/etc/systemd/system
 install -m 0644 "$UNIT" "$SYSD/memsight.service"
 ln -sf /etc/systemd/system/memsight.service "$SYSD/multi-user.target.wants/memsight.service"

@@ -13,50 +13,19 @@ set -euo pipefail
 
 BIN=${1:?memsight binary} UNITS=${2:?deploy/systemd} CACHE=${3:?cache dir} PROMETHEUS=${4:?prometheus binary}
 
-skip() {
-    if [ "${MEMSIGHT_REQUIRE_BPF:-0}" = 1 ]; then
-        echo "FAIL: would skip under MEMSIGHT_REQUIRE_BPF=1: $*"
-        exit 1
-    fi
-    echo "SKIP: $*"
-    exit 77
-}
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
+# shellcheck source=nspawn_lib.sh
+. "$(dirname "$0")/nspawn_lib.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn boots a container; the agent loads BPF programs)"
-command -v systemd-nspawn >/dev/null || fail "systemd-nspawn not installed (Debian: apt-get install systemd-container)"
+nspawn_require
 for f in "$BIN" "$PROMETHEUS" "$UNITS/memsight.service" "$UNITS/memsight-report@.service" \
     "$UNITS/memsight-report-daily.timer" "$UNITS/memsight-report-weekly.timer"; do
     [ -e "$f" ] || fail "missing $f"
 done
 
-BASE=$CACHE/bookworm-systemd
-if [ ! -e "$BASE/.complete" ]; then
-    command -v mmdebstrap >/dev/null || fail "mmdebstrap not installed (Debian: apt-get install mmdebstrap)"
-    rm -rf "$BASE" "$BASE.tmp"
-    mkdir -p "$CACHE"
-    echo "making the Debian root in $BASE (once)"
-    mmdebstrap --quiet --variant=apt --include=systemd,systemd-sysv,curl bookworm "$BASE.tmp" ||
-        fail "mmdebstrap could not make a bookworm root (is the apt mirror reachable?)"
-    touch "$BASE.tmp/.complete"
-    mv "$BASE.tmp" "$BASE"
-fi
-
-RUN=$(mktemp -d "$CACHE/report-run.XXXXXX")
-trap 'if [ "${ok:-0}" = 1 ]; then rm -rf "$RUN"; else echo "kept: $RUN"; fi' EXIT
-ROOT=$RUN/root
-RESULTS=$RUN/results
-mkdir -p "$RESULTS"
-cp -a "$BASE" "$ROOT"
-install -m 0755 "$BIN" "$ROOT/usr/local/bin/memsight"
-install -m 0755 "$PROMETHEUS" "$ROOT/usr/local/bin/prometheus"
-for lib in $(ldd "$BIN" | awk '$3 ~ /^\// {print $3}' | sort -u); do
-    real=$(readlink -f "$lib")
-    [ -e "$ROOT$lib" ] || { mkdir -p "$ROOT$(dirname "$lib")" && cp -L "$real" "$ROOT$lib"; }
-done
+nspawn_base_root "$CACHE"
+nspawn_run_dir "$CACHE" report-run
+# prometheus is a Go binary that needs only libc; memsight's libraries are copied.
+nspawn_install "$BIN" /usr/local/bin/memsight "$PROMETHEUS" /usr/local/bin/prometheus
 SYSD=$ROOT/etc/systemd/system
 install -m 0644 "$UNITS/memsight.service" "$UNITS/memsight-report@.service" "$UNITS/memsight-report-daily.timer" \
     "$UNITS/memsight-report-weekly.timer" "$SYSD/"
