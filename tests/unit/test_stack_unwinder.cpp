@@ -21,6 +21,14 @@ struct Captured {
     std::vector<uint8_t> bytes;
 };
 
+// Byte by byte through a volatile pointer (the compiler must not make it a memcpy call): the raw stack holds the
+// redzones of an ASan build's frames, which the kernel's copy reads too and ASan would report.
+__attribute__((no_sanitize("address"))) void copy_raw_stack(uint8_t* dst, const volatile uint8_t* src, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        dst[i] = src[i];
+}
+
 // The registers (x86_64 DWARF order) and up to `window` bytes above the stack pointer, taken in this function.
 __attribute__((noinline)) void capture_registers_and_stack(Captured& out, size_t window)
 {
@@ -57,7 +65,7 @@ __attribute__((noinline)) void capture_registers_and_stack(Captured& out, size_t
     const uint64_t sp = r[7];
     const size_t len = std::min<uint64_t>(window, top - sp);
     out.bytes.resize(len);
-    std::memcpy(out.bytes.data(), reinterpret_cast<const void*>(sp), len);
+    copy_raw_stack(out.bytes.data(), reinterpret_cast<const volatile uint8_t*>(sp), len);
     std::copy(std::begin(r), std::end(r), out.copy.regs.begin());
     out.copy.tid = static_cast<pid_t>(::gettid());
     out.copy.stack = out.bytes;
