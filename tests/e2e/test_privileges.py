@@ -15,7 +15,7 @@ import unittest
 import memsight_e2e as e2e
 from test_escalation import Leaker, agent_config, read_pprof, value
 
-CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF = 2, 19, 21, 38, 39
+CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF, CAP_CHECKPOINT_RESTORE = 2, 19, 21, 38, 39, 40
 
 
 def bit(cap):
@@ -40,7 +40,7 @@ def status_fields(path):
 def expected_kept():
     """What the agent keeps of what this (root) test holds."""
     held = int(status_fields("/proc/self/status")["CapPrm"], 16)
-    keep = bit(CAP_BPF) | bit(CAP_PERFMON) | bit(CAP_SYS_PTRACE) | bit(CAP_DAC_READ_SEARCH)
+    keep = bit(CAP_BPF) | bit(CAP_PERFMON) | bit(CAP_SYS_PTRACE) | bit(CAP_DAC_READ_SEARCH) | bit(CAP_CHECKPOINT_RESTORE)
     if not kernel_has_uprobe_multi():
         keep |= bit(CAP_SYS_ADMIN)  # perf-event uprobes for the deep tier
     return held & keep, held

@@ -25,20 +25,20 @@ constexpr CapSet cap(int n)
     return CapSet{1} << n;
 }
 constexpr CapSet kDacReadSearch = cap(2), kNetBind = cap(10), kSysPtrace = cap(19), kSysAdmin = cap(21),
-                 kSysResource = cap(24), kPerfmon = cap(38), kBpf = cap(39);
+                 kSysResource = cap(24), kPerfmon = cap(38), kBpf = cap(39), kCheckpointRestore = cap(40);
 constexpr CapSet kRoot618 = (CapSet{1} << 41) - 1; // root on Linux 6.18: capabilities 0..40
 constexpr CapSet kRoot57 = (CapSet{1} << 38) - 1;  // root on Linux 5.7: no CAP_PERFMON, no CAP_BPF
 constexpr CapSet kTracing = kBpf | kPerfmon | kSysPtrace | kDacReadSearch;
 
 TEST(Privileges, RootOnAModernKernelKeepsTheTracingCapabilitiesOnly)
 {
-    EXPECT_EQ(capabilities_to_keep({kRoot618, true}), kTracing);
+    EXPECT_EQ(capabilities_to_keep({kRoot618, true}), kTracing | kCheckpointRestore);
 }
 
 TEST(Privileges, PerfEventUprobesKeepSysAdmin)
 {
     // Without uprobe_multi links the deep tier attaches perf-event uprobes, which need CAP_SYS_ADMIN.
-    EXPECT_EQ(capabilities_to_keep({kRoot618, false}), kTracing | kSysAdmin);
+    EXPECT_EQ(capabilities_to_keep({kRoot618, false}), kTracing | kCheckpointRestore | kSysAdmin);
 }
 
 TEST(Privileges, WithoutBpfCapabilitiesSysAdminIsWhatLoadsBpf)
@@ -91,14 +91,15 @@ TEST(Privileges, DropReachesEveryThread)
         const CapSet before = status_field("/proc/self/status", "CapPrm", 16);
         const auto r = memsight::util::drop_unneeded_capabilities(true);
         int bad = 0;
-        if (!r.problem.empty() || !r.no_new_privs || r.threads != 4 || r.kept != (before & kTracing) ||
-            r.dropped != (before & ~kTracing))
+        const CapSet kept = kTracing | kCheckpointRestore;
+        if (!r.problem.empty() || !r.no_new_privs || r.threads != 4 || r.kept != (before & kept) ||
+            r.dropped != (before & ~kept))
             bad |= 1;
         // What the kernel says of each thread (r.threads counts the same, but this test does not trust it).
         int checked = 0;
         for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
             const auto file = task.path().string() + "/status";
-            if ((status_field(file, "CapPrm", 16) & ~kTracing) != 0 || status_field(file, "CapEff", 16) & ~kTracing ||
+            if ((status_field(file, "CapPrm", 16) & ~kept) != 0 || status_field(file, "CapEff", 16) & ~kept ||
                 status_field(file, "CapAmb", 16) != 0 || status_field(file, "NoNewPrivs", 10) != 1)
                 bad |= 2;
             ++checked;

@@ -33,6 +33,7 @@ constexpr int kCapSysPtrace = 19;
 constexpr int kCapSysAdmin = 21;
 constexpr int kCapPerfmon = 38;
 constexpr int kCapBpf = 39;
+constexpr int kCapCheckpointRestore = 40;
 constexpr int kCapMax = 63; // the masks' width; the kernel's last capability is in /proc/sys/kernel/cap_last_cap
 
 // Names of the capabilities, by number (linux/capability.h; Linux 6.18 has 41).
@@ -160,7 +161,8 @@ void require_tracepoint(const std::string& events_dir, const std::string& catego
 CapSet capabilities_to_keep(const CapabilityFacts& facts)
 {
     const CapSet held = facts.permitted;
-    CapSet keep = held & (bit(kCapBpf) | bit(kCapPerfmon) | bit(kCapSysPtrace) | bit(kCapDacReadSearch));
+    CapSet keep = held & (bit(kCapBpf) | bit(kCapPerfmon) | bit(kCapSysPtrace) | bit(kCapDacReadSearch) |
+                          bit(kCapCheckpointRestore));
     const bool bpf_caps = has(held, kCapBpf) && has(held, kCapPerfmon);
     if (!bpf_caps || !facts.uprobe_multi)
         keep |= held & bit(kCapSysAdmin);

@@ -31,7 +31,8 @@ struct CapabilityFacts {
 
 // The capabilities kept after start-up (a subset of facts.permitted). After start the agent still attaches deep-tier
 // uprobes (CAP_BPF + CAP_PERFMON), opens other processes' files through /proc/PID/root and reads their memory
-// (CAP_SYS_PTRACE), and reads other users' /proc/PID/auxv for symbols (CAP_DAC_READ_SEARCH). CAP_SYS_ADMIN is
+// (CAP_SYS_PTRACE), reads other users' /proc/PID/auxv for symbols (CAP_DAC_READ_SEARCH), and identifies mapped files
+// through /proc/PID/map_files (CAP_CHECKPOINT_RESTORE, or CAP_SYS_ADMIN; Linux >= 5.9). CAP_SYS_ADMIN is
 // kept only where those attaches need it: no CAP_BPF/CAP_PERFMON (kernels < 5.8 or not granted), or no
 // uprobe_multi links (perf-event uprobes, kernels < 6.6). Everything else was for start-up only.
 CapSet capabilities_to_keep(const CapabilityFacts& facts);
