@@ -114,7 +114,9 @@ class Agent:
         raise AssertionError(f"agent did not serve /metrics within 30 s:\n{self.logs()}")
 
     def __exit__(self, *exc):
-        running = self.proc.poll() is None  # a test may have stopped or killed it itself
+        # Only the agent's own exit status says how it stopped (a wrapper's says how the wrapper did), and only when
+        # a test did not stop or kill it itself.
+        running = self.proc.poll() is None and not self.wrap
         self.proc.terminate()
         try:
             self.proc.wait(timeout=15)
