@@ -6,10 +6,18 @@
 
 #include <gtest/gtest.h>
 
+#include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 
 #include <filesystem>
 #include <fstream>
@@ -185,6 +193,115 @@ TEST(SymbolCache, ClosesFilesAtTheEndOfARoundAndForgetsFilesNoLongerLookedUp)
     cache.end_round();
     EXPECT_EQ(cache.stats().files, 0u); // two
     EXPECT_EQ(cache.stats().entries, 0u);
+}
+
+// Takes CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE out of this process's effective set, as the agent's drop after
+// start does under the systemd unit (which never grants CAP_CHECKPOINT_RESTORE). False when capset fails.
+bool drop_map_files_capabilities()
+{
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (::syscall(SYS_capget, &header, data) != 0)
+        return false;
+    data[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
+    data[CAP_CHECKPOINT_RESTORE / 32].effective &= ~(1u << (CAP_CHECKPOINT_RESTORE % 32));
+    return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+// The agent identifies a mapped file without /proc/PID/map_files (which the kernel opens only to CAP_SYS_ADMIN or
+// CAP_CHECKPOINT_RESTORE): the cache still answers for another process, with the names its own view gives.
+TEST(SymbolCache, IdentifiesFilesWithoutMapFiles)
+{
+    Child sleeper("/bin/sleep");
+    ASSERT_TRUE(sleeper.pid());
+    const auto ips = spread_addresses(sleeper.pid(), 100);
+    ASSERT_GE(ips.size(), 200u); // sleep and libc
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        int bad = 0;
+        if (!drop_map_files_capabilities())
+            bad |= 1;
+        // The test means something only if map_files is closed to this process now.
+        const auto& t = text_mappings(sleeper.pid()).front();
+        char link[96];
+        std::snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", sleeper.pid(),
+                      static_cast<unsigned long long>(t.start), static_cast<unsigned long long>(t.end));
+        struct stat st {};
+        if (::stat(link, &st) == 0 || errno != EPERM)
+            bad |= 2;
+        SymbolCache cache;
+        auto own = ProcessSymbolizer::open(sleeper.pid());
+        auto cached = ProcessSymbolizer::open(sleeper.pid(), &cache);
+        if (!own || !cached)
+            bad |= 4;
+        size_t named = 0;
+        for (uint64_t ip : ips) {
+            const Frame a = own->symbolize(ip);
+            if (described(a) != described(cached->symbolize(ip)))
+                bad |= 8;
+            named += !a.function.empty();
+        }
+        if (named <= ips.size() / 2)
+            bad |= 16;
+        if (cache.stats().misses <= ips.size() / 2 || cache.stats().files < 2) // the cache answered
+            bad |= 32;
+        ::_exit(bad);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    // 1: capset failed, 2: map_files still open, 4: no view, 8: a name differs, 16: few names, 32: no cache answers
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// A path that names another file than the one the process mapped, while the mapped one is still linked (so maps
+// shows no " (deleted)"): here another copy bind-mounted over it, in a mount namespace of the test's own. The
+// path's device and inode are not the maps line's, so the cache does not answer and the process's own view names it.
+TEST(SymbolCache, LeavesAPathNamingAnotherFileToTheProcesssOwnView)
+{
+    const auto dir = std::filesystem::temp_directory_path() / ("memsight-symbol-cache-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto exe = dir / "sleep";
+    std::filesystem::copy_file("/bin/sleep", exe, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file("/bin/sleep", dir / "other", std::filesystem::copy_options::overwrite_existing);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+            ::_exit(1);
+        int bad = 0;
+        {
+            Child sleeper(exe.c_str());
+            if (!sleeper.pid() || ::mount((dir / "other").c_str(), exe.c_str(), nullptr, MS_BIND, nullptr) != 0)
+                ::_exit(2);
+            std::vector<uint64_t> ips;
+            for (const auto& t : text_mappings(sleeper.pid()))
+                if (t.path == exe.string())
+                    for (size_t i = 0; i < 50; ++i)
+                        ips.push_back(t.start + (t.end - t.start) * i / 50 + 7);
+            if (ips.empty())
+                bad |= 4; // the mapping is listed by its path, not as deleted
+            SymbolCache cache;
+            auto own = ProcessSymbolizer::open(sleeper.pid());
+            auto cached = ProcessSymbolizer::open(sleeper.pid(), &cache);
+            if (!own || !cached)
+                ::_exit(8);
+            for (uint64_t ip : ips)
+                if (described(own->symbolize(ip)) != described(cached->symbolize(ip)))
+                    bad |= 16;
+            if (cache.stats().hits + cache.stats().misses != 0)
+                bad |= 32; // the cache answered for a file the path does not name
+        }
+        ::_exit(bad);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    std::filesystem::remove_all(dir);
+    ASSERT_TRUE(WIFEXITED(status));
+    // 1: no mount namespace, 2: no bind mount, 4: mapping not listed, 8: no view, 16: a name differs, 32: cache
+    // answered
+    EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(SymbolCache, RefusesAPathThatIsNoLongerTheMappedFile)

@@ -1,6 +1,8 @@
 #include "symbolize/symbolizer.h"
 
+#include "deep/allocators.h"
 #include "memsight/events.h"
+#include "procfs/read_file.h"
 #include "python/frames.h"
 #include "symbolize/symbol_cache.h"
 #include "util/error.h"
@@ -11,15 +13,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 namespace memsight::symbolize {
 namespace {
@@ -89,8 +90,10 @@ struct FileMapping {
     uint64_t start = 0;
     uint64_t end = 0;
     uint64_t offset = 0;
+    dev_t dev = 0; // device and inode of the mapped file, as maps prints them
+    uint64_t inode = 0;
     std::string path;
-    std::optional<FileId> id; // of the mapped file, through /proc/PID/map_files; taken at the first lookup
+    std::optional<FileId> id; // of the mapped file, when its path still names it; taken at the first lookup
     bool id_taken = false;
 };
 
@@ -222,29 +225,19 @@ namespace {
 std::vector<FileMapping> read_file_mappings(pid_t pid)
 {
     std::vector<FileMapping> out;
-    std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
-    std::string line;
-    while (std::getline(in, line)) {
-        // start-end perms offset dev inode path
-        std::istringstream ls(line);
-        std::string range, perms, offset, dev;
-        uint64_t inode = 0;
-        if (!(ls >> range >> perms >> offset >> dev >> inode) || inode == 0)
-            continue;
-        std::string path;
-        std::getline(ls >> std::ws, path);
+    const auto text = procfs::read_file("/proc/" + std::to_string(pid) + "/maps");
+    if (!text)
+        return out;
+    for (auto& e : deep::parse_maps(*text)) {
         // A deleted file cannot be opened by its path: the process's own view names it.
-        if (path.empty() || path[0] != '/' || path.ends_with(" (deleted)"))
+        if (e.inode == 0 || e.deleted || e.path.empty() || e.path[0] != '/')
             continue;
-        FileMapping m;
-        const auto dash = range.find('-');
-        if (dash == std::string::npos)
-            continue;
-        m.start = std::stoull(range.substr(0, dash), nullptr, 16);
-        m.end = std::stoull(range.substr(dash + 1), nullptr, 16);
-        m.offset = std::stoull(offset, nullptr, 16);
-        m.path = std::move(path);
-        out.push_back(std::move(m));
+        out.push_back(FileMapping{.start = e.start,
+                                  .end = e.end,
+                                  .offset = e.offset,
+                                  .dev = makedev(e.dev_major, e.dev_minor),
+                                  .inode = e.inode,
+                                  .path = std::move(e.path)});
     }
     return out; // /proc lists mappings by address
 }
@@ -253,6 +246,7 @@ std::vector<FileMapping> read_file_mappings(pid_t pid)
 
 std::optional<FileSymbol> ProcessSymbolizer::Impl::shared_lookup(uint64_t ip)
 {
+    const auto root_path = [this](const FileMapping& m) { return "/proc/" + std::to_string(pid) + "/root" + m.path; };
     if (!mappings)
         mappings = read_file_mappings(pid);
     auto it = std::upper_bound(mappings->begin(), mappings->end(), ip,
@@ -264,19 +258,21 @@ std::optional<FileSymbol> ProcessSymbolizer::Impl::shared_lookup(uint64_t ip)
         return std::nullopt;
     if (!m.id_taken) {
         m.id_taken = true;
-        // The mapped file itself (even when its path now names another file), by its identity.
-        char link[96];
-        std::snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid, static_cast<unsigned long long>(m.start),
-                      static_cast<unsigned long long>(m.end));
+        // The file at the mapped path, through the process's root, when it is still the mapped file: maps' device and
+        // inode say which file is mapped, and stat() of the path needs no privilege beyond reading the process's
+        // root (/proc/PID/map_files would need CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, which the agent drops).
+        // Another file (replaced since; overlayfs, whose maps line shows the underlying file) leaves the address to
+        // the process's own view.
         struct stat st {};
-        if (::stat(link, &st) == 0 && S_ISREG(st.st_mode))
+        if (::stat(root_path(m).c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == m.dev &&
+            static_cast<uint64_t>(st.st_ino) == m.inode)
             m.id = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
                           static_cast<uint64_t>(st.st_size),
                           static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
     }
     if (!m.id)
         return std::nullopt;
-    return shared->lookup(*m.id, "/proc/" + std::to_string(pid) + "/root" + m.path, m.offset, ip - m.start + m.offset);
+    return shared->lookup(*m.id, root_path(m), m.offset, ip - m.start + m.offset);
 }
 
 namespace {
