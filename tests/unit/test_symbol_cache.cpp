@@ -18,6 +18,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -223,13 +224,15 @@ TEST(SymbolCache, IdentifiesFilesWithoutMapFiles)
         if (!drop_map_files_capabilities())
             bad |= 1;
         // The test means something only if map_files is closed to this process now.
-        const auto& t = text_mappings(sleeper.pid()).front();
+        const Text t = text_mappings(sleeper.pid()).front();
         char link[96];
         std::snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", sleeper.pid(),
                       static_cast<unsigned long long>(t.start), static_cast<unsigned long long>(t.end));
         struct stat st {};
-        if (::stat(link, &st) == 0 || errno != EPERM)
+        if (::stat(link, &st) == 0 || errno != EPERM) {
+            std::fprintf(stderr, "stat %s: %s\n", link, std::strerror(errno));
             bad |= 2;
+        }
         SymbolCache cache;
         auto own = ProcessSymbolizer::open(sleeper.pid());
         auto cached = ProcessSymbolizer::open(sleeper.pid(), &cache);
