@@ -78,6 +78,11 @@ uint64_t status_field(const std::string& file, const std::string& name, int base
 // and nothing fails.
 TEST(Privileges, DropReachesEveryThread)
 {
+#if defined(__SANITIZE_THREAD__)
+    // TSan's runtime starts threads of its own that block every signal, so the drop cannot reach them (measured:
+    // "2 thread(s) kept their capabilities" in the TSan build). The drop itself runs in the TSan e2e tests' agents.
+    GTEST_SKIP() << "ThreadSanitizer's own threads take no signals";
+#endif
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
