@@ -9,6 +9,7 @@
 #include "util/error.h"
 #include "util/privileges.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -557,6 +558,7 @@ void Agent::run(const std::atomic<bool>& stop)
         const auto now = analysis::Clock::now();
         if (now >= next) {
             scan_once();
+            ::malloc_trim(0); // what a scan and the scrapes since freed goes back to the kernel, not kept as RSS
             next += cfg_.interval;
             if (next < analysis::Clock::now())
                 next = analysis::Clock::now() + cfg_.interval;
