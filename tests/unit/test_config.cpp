@@ -395,8 +395,11 @@ TEST(ConfigErrors, BadDuration)
     EXPECT_EQ(error_of("profile: prod\nlisten: 127.0.0.1:9756\ninterval: ten\n"),
               "memsight.yaml:3: interval: expected a duration like 10s, got 'ten'");
     EXPECT_EQ(error_of("interval: 10\n"), "memsight.yaml:1: interval: expected a duration like 10s, got '10'");
+    EXPECT_EQ(error_of("processes:\n  growth_window: 5y\n"),
+              "memsight.yaml:2: processes.growth_window: expected a duration like 10s, got '5y'");
+    // Days are a unit (d, w), so 5d is a duration, out of this key's range.
     EXPECT_EQ(error_of("processes:\n  growth_window: 5d\n"),
-              "memsight.yaml:2: processes.growth_window: expected a duration like 10s, got '5d'");
+              "memsight.yaml:2: processes.growth_window: must be between 100ms and 24h, got 120h");
     EXPECT_EQ(error_of("exit_peaks:\n  window: -1m\n"),
               "memsight.yaml:2: exit_peaks.window: expected a duration like 10s, got '-1m'");
 }
@@ -791,7 +794,7 @@ TEST(ConfigEscalation, OneLineErrors)
     EXPECT_EQ(error_of("escalation:\n  cooldown: 0s\n"),
               "memsight.yaml:2: escalation.cooldown: must be between 1s and 168h, got 0s");
     EXPECT_EQ(error_of("escalation:\n  duration: 2d\n"),
-              "memsight.yaml:2: escalation.duration: expected a duration like 10s, got '2d'");
+              "memsight.yaml:2: escalation.duration: must be between 1s and 24h, got 48h");
     EXPECT_EQ(error_of("escalation:\n  enabled: sometimes\n"),
               "memsight.yaml:2: escalation.enabled: expected true or false, got 'sometimes'");
     EXPECT_EQ(error_of("escalation:\n  profile_dir: profiles\n"),
